@@ -1,0 +1,87 @@
+"""What the device knows about its own clock.
+
+A Raspberry Pi has no RTC: it can boot at a wrong time and jump later when
+NTP syncs. Each event records whether the clock was trustworthy, the boot it
+happened in and the monotonic time since boot, so it can be re-dated later.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+# A wall clock before this is certainly wrong (the Pi's fake-hwclock or 1970).
+EARLIEST_PLAUSIBLE = datetime(2025, 1, 1, tzinfo=UTC)
+_TIME_ERROR = 5  # adjtimex(2): clock not synchronized
+_TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
+
+
+class _Timex(ctypes.Structure):
+    # struct timex is 208 bytes on 64-bit Linux; we only read the return code.
+    _fields_ = [("modes", ctypes.c_uint), ("_rest", ctypes.c_byte * 204)]
+
+
+def _kernel_says_synchronized() -> bool | None:
+    """adjtimex(2) in read-only mode; None where it is unavailable."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return None
+    try:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        buf = _Timex()
+        state = libc.adjtimex(ctypes.byref(buf))
+    except (OSError, AttributeError):
+        return None
+    if state < 0:
+        return None
+    return bool(state != _TIME_ERROR)
+
+
+def clock_ok(now: datetime | None = None) -> bool:
+    """True when the wall clock can be trusted for bucketing taps into days.
+
+    ``TOUCHPOINT_CLOCK_OK=1|0`` overrides the check (containers, tests).
+    """
+    forced = os.environ.get("TOUCHPOINT_CLOCK_OK")
+    if forced in ("0", "1"):
+        return forced == "1"
+    now = now or datetime.now(UTC)
+    if now < EARLIEST_PLAUSIBLE:
+        return False
+    if _TIMESYNC_FLAG.exists():
+        return True
+    synced = _kernel_says_synchronized()
+    # Where the kernel cannot tell (no adjtimex), a plausible date is the best we know.
+    return True if synced is None else synced
+
+
+@lru_cache(maxsize=1)
+def boot_id() -> str:
+    """The kernel's id of this boot; a fresh random id where the kernel has none."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return str(uuid.uuid4())
+
+
+def monotonic_ms() -> int:
+    """Milliseconds since boot, immune to wall-clock jumps."""
+    return time.clock_gettime_ns(time.CLOCK_BOOTTIME) // 1_000_000
+
+
+def uuid7(now_ms: int | None = None) -> str:
+    """A time-ordered UUID (RFC 9562 v7), so the hub's unique index grows at its right edge."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))

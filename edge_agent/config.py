@@ -1,0 +1,163 @@
+"""The device configuration: one TOML file per device, validated by pydantic.
+
+This is the single schema for ``device.toml``; the kiosk, the panel and the
+agent all read it through :func:`load_config`. Errors name the bad field and
+what was expected, one line per field, so an installer can fix a file from
+the message alone.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from edge_agent.mqtt import MqttVersion
+from edge_agent.protocol import ID_PATTERN
+
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+class ConfigError(ValueError):
+    """A device config that cannot be used; the message names each bad field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def validate_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Helsinki')") from exc
+    return value
+
+
+class StoreConfig(_Section):
+    path: Path = Path("/var/lib/touchpoint/device.sqlite")
+    retention_days: int = Field(default=30, ge=1, le=3650, description="Keep synced raw events this long.")
+
+
+class BrokerConfig(_Section):
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    mqtt_version: MqttVersion = "5"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+            raise ValueError(f"must look like mqtt://host:1883 or mqtts://host:8883 (got {value!r})")
+        try:
+            _ = parsed.port
+        except ValueError as exc:
+            raise ValueError(f"has a bad port (got {value!r})") from exc
+        return value
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.url).hostname or "127.0.0.1"
+
+    @property
+    def tls(self) -> bool:
+        return urlparse(self.url).scheme == "mqtts"
+
+    @property
+    def port(self) -> int:
+        return urlparse(self.url).port or (8883 if self.tls else 1883)
+
+    def password(self) -> str | None:
+        """Read the password file; the secret never lives in device.toml itself."""
+        if self.password_file is None:
+            return None
+        return self.password_file.read_text(encoding="utf-8").strip()
+
+
+class SyncConfig(_Section):
+    batch_size: int = Field(default=100, ge=1, le=1000)
+    max_inflight_batches: int = Field(default=16, ge=1, le=256)
+    flush_interval_ms: int = Field(default=100, ge=10, le=10_000)
+    ack_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    max_backoff_s: float = Field(default=300.0, gt=0, le=86_400)
+    status_interval_s: float = Field(default=60.0, gt=0, le=3600)
+    session_expiry_s: int = Field(default=7 * 86_400, ge=0, description="Broker keeps our session this long.")
+
+
+class SurveyDefaults(_Section):
+    """The question recorded when no survey has been pushed yet."""
+
+    question_id: Identifier = "default"
+    scale: int = Field(default=4)
+    response_interval_s: float = Field(default=5.0, ge=0, le=3600)
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, value: int) -> int:
+        if value not in (4, 5, 11):
+            raise ValueError(f"must be 4 or 5 (smileys) or 11 (0-10 NPS), got {value}")
+        return value
+
+
+class DeviceConfig(_Section):
+    device_id: Identifier
+    location_id: Identifier
+    timezone: str = "UTC"
+    store: StoreConfig = StoreConfig()
+    broker: BrokerConfig = BrokerConfig()
+    sync: SyncConfig = SyncConfig()
+    survey: SurveyDefaults = SurveyDefaults()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return validate_timezone(value)
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid device config"]
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(file)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "is required"
+        elif err["type"] == "extra_forbidden":
+            msg = "is not a known setting (check the spelling)"
+        elif err["type"] == "string_pattern_mismatch":
+            msg = f"must match {ID_PATTERN} (got {err.get('input')!r})"
+        lines.append(f"  {field}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, object], source: str = "device config") -> DeviceConfig:
+    try:
+        return DeviceConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_config(path: Path | str) -> DeviceConfig:
+    """Read and validate ``device.toml``; raise ConfigError with one line per bad field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read device config: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    config = parse_config(data, str(path))
+    if not config.store.path.is_absolute():
+        # Relative store paths are relative to the config file, not the cwd of a service.
+        store = config.store.model_copy(update={"path": (path.parent / config.store.path).resolve()})
+        config = config.model_copy(update={"store": store})
+    return config

@@ -1,0 +1,61 @@
+"""Versioned schema migrations for SQLite files, shared by the device store and the hub.
+
+Each migration is a numbered step applied once, in order, inside a
+transaction; ``PRAGMA user_version`` records how far a file has come. A file
+written by a newer release is refused rather than silently misread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import sqlite_utils
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[sqlite_utils.Database], None]
+
+
+class SchemaTooNewError(RuntimeError):
+    pass
+
+
+def current_version(db: sqlite_utils.Database) -> int:
+    row = db.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(db: sqlite_utils.Database, steps: Sequence[Migration], name: str) -> list[int]:
+    """Bring ``db`` up to the newest step; return the versions applied."""
+    versions = [s.version for s in steps]
+    if versions != sorted(set(versions)) or versions[0] != 1:
+        raise ValueError(f"{name} migrations must be numbered 1, 2, 3, ... in order")
+    have = current_version(db)
+    newest = versions[-1]
+    if have > newest:
+        raise SchemaTooNewError(
+            f"{name} database is at schema version {have}, newer than this release knows ({newest}); "
+            "upgrade the software instead of downgrading"
+        )
+    applied = []
+    for step in steps:
+        if step.version <= have:
+            continue
+        conn: sqlite3.Connection = db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-check under the write lock: another process may have migrated meanwhile.
+            if current_version(db) < step.version:
+                step.apply(db)
+                conn.execute(f"PRAGMA user_version = {int(step.version)}")
+                applied.append(step.version)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return applied

@@ -1,0 +1,61 @@
+"""Building paho-mqtt 2.x clients the same way on the device and at the hub."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+MqttVersion = Literal["5", "3.1.1"]
+
+
+def make_client(
+    client_id: str,
+    *,
+    version: MqttVersion = "5",
+    username: str | None = None,
+    password: str | None = None,
+    ca_file: Path | None = None,
+    tls: bool = False,
+    manual_ack: bool = False,
+) -> mqtt.Client:
+    """A client with a persistent session.
+
+    MQTT v5 by default, so a refused publish comes back with a reason code;
+    3.1.1 for brokers that speak nothing newer (the embedded amqtt fallback).
+    """
+    if version == "5":
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=manual_ack,
+        )
+    else:
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=False,
+            manual_ack=manual_ack,
+        )
+    if username is not None:
+        client.username_pw_set(username, password)
+    if tls or ca_file is not None:
+        client.tls_set(ca_certs=str(ca_file) if ca_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    return client
+
+
+def session_kwargs(version: MqttVersion, expiry_s: int) -> dict[str, Any]:
+    """``connect()`` arguments asking the broker to keep our session across outages."""
+    if version != "5":
+        return {}  # 3.1.1: clean_session=False was set on the client
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = expiry_s
+    return {"clean_start": False, "properties": props}

@@ -1,0 +1,290 @@
+"""The device's local SQLite store: every tap is durable here before the shopper is thanked.
+
+Two processes share the file: the kiosk (or panel, or CLI) records taps and
+the sync agent reads pending ones and marks them synced when the hub acks.
+WAL mode lets them work side by side; writes take the lock up front
+(``BEGIN IMMEDIATE``) so neither ever fails half way with SQLITE_BUSY.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from edge_agent import clock
+from edge_agent.migrate import Migration, migrate
+from edge_agent.protocol import SCALES, SOURCES, Event, format_ts
+
+PENDING, SYNCED, REJECTED = 0, 1, 2
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    statements = [
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            ts TEXT NOT NULL,
+            local_day TEXT NOT NULL,
+            local_hour INTEGER NOT NULL,
+            tz TEXT NOT NULL,
+            clock_ok INTEGER NOT NULL,
+            question_id TEXT NOT NULL,
+            scale INTEGER NOT NULL,
+            value INTEGER NOT NULL,
+            reason TEXT,
+            source TEXT NOT NULL,
+            misuse INTEGER NOT NULL DEFAULT 0,
+            survey_version INTEGER,
+            boot_id TEXT,
+            mono_ms INTEGER,
+            hold_until REAL,
+            sync_state INTEGER NOT NULL DEFAULT 0,
+            synced_at TEXT,
+            sync_error TEXT
+        )""",
+        "CREATE INDEX events_pending ON events(seq) WHERE sync_state = 0",
+        "CREATE INDEX events_day ON events(local_day)",
+        # Counted (non-misuse) answers per local day and hour: the score history that
+        # survives pruning of raw events.
+        """CREATE TABLE daily_counts (
+            day TEXT NOT NULL, hour INTEGER NOT NULL, question_id TEXT NOT NULL,
+            scale INTEGER NOT NULL, value INTEGER NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (day, hour, question_id, scale, value)
+        ) WITHOUT ROWID""",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        # seq starts at the store's creation time in ms, so a re-imaged device
+        # never reuses a seq the hub has already seen from it.
+        "INSERT INTO sqlite_sequence (name, seq) VALUES ('events', CAST(strftime('%s','now') AS INTEGER) * 1000)",
+    ]
+    for sql in statements:
+        db.execute(sql)
+
+
+MIGRATIONS = [Migration(1, "events, daily counts, meta", _v1)]
+
+
+@dataclass(frozen=True)
+class SyncCounts:
+    pending: int
+    synced: int
+    rejected: int
+
+
+class StoreError(RuntimeError):
+    """The store cannot take a tap (locked, full disk, unreadable): never thank the shopper."""
+
+
+class DeviceStore:
+    """One connection to the device store. Not shared between threads."""
+
+    def __init__(self, path: Path | str, timezone: str = "UTC") -> None:
+        self.path = Path(path)
+        self.tz = ZoneInfo(timezone)
+        self.timezone = timezone
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db.enable_wal()
+            # FULL: a committed tap survives a power cut, not just a process crash.
+            self.db.execute("PRAGMA synchronous = FULL")
+            migrate(self.db, MIGRATIONS, "device store")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open device store {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> DeviceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the lock from its first statement."""
+        conn: sqlite3.Connection = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    # --- recording ---------------------------------------------------------
+
+    def record(
+        self,
+        value: int,
+        question_id: str,
+        scale: int,
+        *,
+        source: str = "touch",
+        reason: str | None = None,
+        misuse: bool = False,
+        survey_version: int | None = None,
+        hold_s: float = 0.0,
+        now: datetime | None = None,
+    ) -> Event:
+        """Store one tap durably and return it; raise StoreError if it could not be stored.
+
+        ``hold_s`` keeps the event from syncing for a while so a follow-up reason
+        can still be attached to it (see :meth:`set_reason`).
+        """
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {scale}")
+        if not 0 <= value < scale:
+            raise ValueError(f"value must be 0..{scale - 1} on a {scale}-point scale, got {value}")
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        local = now.astimezone(self.tz)
+        event_id = clock.uuid7(int(now.timestamp() * 1000))
+        ok = clock.clock_ok(now)
+        mono = clock.monotonic_ms()
+        hold_until = time.time() + hold_s if hold_s > 0 else None
+        try:
+            with self.write() as conn:
+                cur = conn.execute(
+                    """INSERT INTO events (id, ts, local_day, local_hour, tz, clock_ok, question_id, scale,
+                       value, reason, source, misuse, survey_version, boot_id, mono_ms, hold_until)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    (
+                        event_id, format_ts(now), local.date().isoformat(), local.hour, self.timezone,
+                        int(ok), question_id, scale, value, reason, source, int(misuse), survey_version,
+                        clock.boot_id(), mono, hold_until,
+                    ),
+                )  # fmt: skip
+                seq = int(cur.lastrowid or 0)
+                if not misuse:
+                    conn.execute(
+                        """INSERT INTO daily_counts (day, hour, question_id, scale, value, count)
+                           VALUES (?,?,?,?,?,1)
+                           ON CONFLICT DO UPDATE SET count = count + 1""",
+                        (local.date().isoformat(), local.hour, question_id, scale, value),
+                    )
+        except sqlite3.Error as exc:
+            raise StoreError(f"tap not stored in {self.path}: {exc}") from exc
+        return Event(
+            id=event_id, seq=seq, ts=now, tz=self.timezone, clock_ok=ok, question_id=question_id,
+            scale=scale, value=value, reason=reason, source=source, misuse=misuse,
+            survey_version=survey_version, boot_id=clock.boot_id(), mono_ms=mono,
+        )  # fmt: skip
+
+    def set_reason(self, event_id: str, reason: str | None) -> bool:
+        """Attach a follow-up reason to a tap not yet synced, and release its hold."""
+        with self.write() as conn:
+            cur = conn.execute(
+                "UPDATE events SET reason = ?, hold_until = NULL WHERE id = ? AND sync_state = 0",
+                (reason, event_id),
+            )
+        return cur.rowcount == 1
+
+    # --- sync --------------------------------------------------------------
+
+    def pending_after(self, after_seq: int, limit: int, now: float | None = None) -> list[dict[str, object]]:
+        """Up to ``limit`` pending events with seq above ``after_seq``, oldest first, as protocol dicts."""
+        now = time.time() if now is None else now
+        rows = self.db.execute(
+            """SELECT id, seq, ts, tz, clock_ok, question_id, scale, value, reason, source, misuse,
+                      survey_version, boot_id, mono_ms
+               FROM events WHERE sync_state = 0 AND seq > ? AND (hold_until IS NULL OR hold_until <= ?)
+               ORDER BY seq LIMIT ?""",
+            (after_seq, now, limit),
+        ).fetchall()
+        return [
+            {
+                "id": r[0], "seq": r[1], "ts": r[2], "tz": r[3], "clock_ok": bool(r[4]),
+                "question_id": r[5], "scale": r[6], "value": r[7], "reason": r[8], "source": r[9],
+                "misuse": bool(r[10]), "survey_version": r[11], "boot_id": r[12], "mono_ms": r[13],
+            }
+            for r in rows
+        ]  # fmt: skip
+
+    def mark_synced(self, ids: Sequence[str], now: datetime | None = None) -> int:
+        """Mark events the hub has committed; returns how many changed state."""
+        if not ids:
+            return 0
+        stamp = format_ts(now or datetime.now(UTC))
+        with self.write() as conn:
+            changed = 0
+            for chunk in _chunks(ids, 500):
+                marks = ",".join("?" * len(chunk))
+                cur = conn.execute(
+                    f"UPDATE events SET sync_state = {SYNCED}, synced_at = ?, hold_until = NULL "
+                    f"WHERE sync_state = {PENDING} AND id IN ({marks})",
+                    (stamp, *chunk),
+                )
+                changed += cur.rowcount
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('last_sync', ?) ON CONFLICT DO UPDATE SET value = ?",
+                (stamp, stamp),
+            )
+        return changed
+
+    def mark_rejected(self, rejections: Iterable[tuple[str, str]]) -> int:
+        """Keep events the hub refused for good, with its reason: visible, never retried, never deleted."""
+        with self.write() as conn:
+            changed = 0
+            for event_id, error in rejections:
+                cur = conn.execute(
+                    f"UPDATE events SET sync_state = {REJECTED}, sync_error = ? "
+                    f"WHERE sync_state = {PENDING} AND id = ?",
+                    (error[:500], event_id),
+                )
+                changed += cur.rowcount
+        return changed
+
+    def sync_counts(self) -> SyncCounts:
+        rows = dict(self.db.execute("SELECT sync_state, COUNT(*) FROM events GROUP BY sync_state").fetchall())
+        return SyncCounts(rows.get(PENDING, 0), rows.get(SYNCED, 0), rows.get(REJECTED, 0))
+
+    def backlog(self) -> int:
+        row = self.db.execute(f"SELECT COUNT(*) FROM events WHERE sync_state = {PENDING}").fetchone()
+        return int(row[0])
+
+    def last_sync(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'last_sync'").fetchone()
+        return None if row is None else str(row[0])
+
+    def prune(self, retention_days: int, now: datetime | None = None) -> int:
+        """Delete synced raw events older than the retention; daily counts are kept."""
+        cutoff = format_ts((now or datetime.now(UTC)) - timedelta(days=retention_days))
+        with self.write() as conn:
+            cur = conn.execute(f"DELETE FROM events WHERE sync_state = {SYNCED} AND ts < ?", (cutoff,))
+        return cur.rowcount
+
+    # --- local history -----------------------------------------------------
+
+    def day_counts(self, day: str, question_id: str | None = None) -> dict[tuple[str, int], list[int]]:
+        """Counted answers of one local day: {(question_id, scale): counts by value}."""
+        sql = "SELECT question_id, scale, value, SUM(count) FROM daily_counts WHERE day = ?"
+        params: list[object] = [day]
+        if question_id is not None:
+            sql += " AND question_id = ?"
+            params.append(question_id)
+        out: dict[tuple[str, int], list[int]] = {}
+        for qid, scale, value, count in self.db.execute(sql + " GROUP BY 1, 2, 3", params).fetchall():
+            out.setdefault((qid, scale), [0] * scale)[value] = int(count)
+        return out
+
+    def today(self) -> str:
+        return datetime.now(self.tz).date().isoformat()
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

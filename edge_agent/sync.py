@@ -1,0 +1,276 @@
+"""The sync daemon: publishes pending taps to the hub and marks them synced on its ack.
+
+A PUBACK only means the broker holds a message, so an event stays pending
+until the hub's application-level ack says it is committed. The number of
+batches awaiting that ack is bounded, which also bounds paho's QoS 1 queue
+(paho silently loses messages past 65,535 outstanding) and our memory while
+the hub or broker is away for days: the backlog waits on disk, not in RAM.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from pydantic import ValidationError
+
+from edge_agent import __version__, clock
+from edge_agent.config import DeviceConfig
+from edge_agent.mqtt import make_client, session_kwargs
+from edge_agent.protocol import Ack, Status, format_ts, topic
+from edge_agent.store import DeviceStore
+
+log = logging.getLogger("touchpoint.agent")
+PRUNE_EVERY_S = 3600.0
+PROGRESS_EVERY_S = 10.0
+
+
+@dataclass
+class InflightBatch:
+    batch_id: str
+    ids: list[str]
+    max_seq: int
+    payload: bytes
+    first_sent: float
+    next_retry: float
+    attempts: int = 1
+
+
+@dataclass
+class SyncStats:
+    batches_sent: int = 0
+    batches_resent: int = 0
+    events_synced: int = 0
+    events_rejected: int = 0
+    acks: int = 0
+    ack_latency_ms: list[float] = field(default_factory=list)
+
+
+class SyncAgent:
+    """Runs in the calling thread; paho's network loop runs in its own thread."""
+
+    def __init__(self, config: DeviceConfig, store: DeviceStore | None = None) -> None:
+        self.config = config
+        self.store = store or DeviceStore(config.store.path, config.timezone)
+        self.inflight: dict[str, InflightBatch] = {}
+        self.stats = SyncStats()
+        self.connected = threading.Event()
+        self._inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._ack_topic = topic(config.location_id, config.device_id, "ack")
+        self._events_topic = topic(config.location_id, config.device_id, "events")
+        self._status_topic = topic(config.location_id, config.device_id, "status")
+        self._reported_backlog = -1
+        self.client = self._build_client()
+
+    # --- MQTT plumbing (paho's thread) ---------------------------------------
+
+    def _build_client(self) -> mqtt.Client:
+        broker = self.config.broker
+        client = make_client(
+            self.config.device_id,
+            version=broker.mqtt_version,
+            username=broker.username,
+            password=broker.password(),
+            ca_file=broker.ca_file,
+            tls=broker.tls,
+        )
+        client.will_set(self._status_topic, self._status_payload(online=False), qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
+        if reason.is_failure:
+            log.error("broker %s refused the connection: %s", self.config.broker.url, reason)
+            return
+        client.subscribe(self._ack_topic, qos=1)
+        self.connected.set()
+        self._inbox.put(("connected", None))
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
+        if self.connected.is_set():
+            self._inbox.put(("disconnected", str(reason)))
+        self.connected.clear()
+
+    def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        self._inbox.put(("message", message.payload))
+
+    # --- the loop (caller's thread) ------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Sync until ``stop`` is set; then say offline and disconnect cleanly."""
+        broker = self.config.broker
+        log.info(
+            "agent %s at %s: store %s, broker %s, backlog %d",
+            self.config.device_id, self.config.location_id, self.store.path, broker.url, self.store.backlog(),
+        )  # fmt: skip
+        self.client.connect_async(
+            broker.host,
+            broker.port,
+            keepalive=broker.keepalive_s,
+            **session_kwargs(broker.mqtt_version, self.config.sync.session_expiry_s),
+        )
+        self.client.loop_start()
+        next_status = next_prune = next_progress = 0.0
+        synced_at_progress = 0
+        try:
+            while not stop.is_set():
+                self._handle_inbox(timeout=self.config.sync.flush_interval_ms / 1000)
+                now = time.monotonic()
+                if self.connected.is_set():
+                    self._resend_due(now)
+                    self._fill_window(now)
+                    drained = not self.inflight and self._reported_backlog != 0
+                    if now >= next_status or drained:
+                        self.publish_status()
+                        next_status = now + self.config.sync.status_interval_s
+                if now >= next_prune:
+                    pruned = self.store.prune(self.config.store.retention_days)
+                    if pruned:
+                        log.info(
+                            "pruned %d synced events older than %d days",
+                            pruned,
+                            self.config.store.retention_days,
+                        )
+                    next_prune = now + PRUNE_EVERY_S
+                if now >= next_progress:
+                    if self.stats.events_synced != synced_at_progress:
+                        log.info(
+                            "synced %d events in the last %.0f s; backlog %d, %d batches awaiting ack",
+                            self.stats.events_synced - synced_at_progress, PROGRESS_EVERY_S,
+                            self.store.backlog(), len(self.inflight),
+                        )  # fmt: skip
+                        synced_at_progress = self.stats.events_synced
+                    next_progress = now + PROGRESS_EVERY_S
+        finally:
+            self._shutdown()
+
+    def _handle_inbox(self, timeout: float) -> None:
+        try:
+            kind, data = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            if kind == "message":
+                self._handle_ack(data)
+            elif kind == "connected":
+                log.info("connected to %s; %d batches to resend", self.config.broker.url, len(self.inflight))
+                now = time.monotonic()
+                for batch in self.inflight.values():
+                    batch.next_retry = now
+            elif kind == "disconnected":
+                log.warning("disconnected from broker (%s); taps keep being stored locally", data)
+            try:
+                kind, data = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+
+    def _handle_ack(self, payload: bytes) -> None:
+        try:
+            ack = Ack.model_validate_json(payload)
+        except ValidationError as exc:
+            log.error("ignored a malformed ack (%d bytes): %s", len(payload), exc.errors()[0]["msg"])
+            return
+        done = ack.accepted + ack.duplicates
+        self.store.mark_synced(done)
+        if ack.rejected:
+            self.store.mark_rejected((r.id, r.error) for r in ack.rejected)
+            for r in ack.rejected[:5]:
+                log.warning("hub rejected event %s: %s", r.id, r.error)
+        batch = self.inflight.pop(ack.batch_id, None)
+        self.stats.acks += 1
+        self.stats.events_synced += len(done)
+        self.stats.events_rejected += len(ack.rejected)
+        if batch is not None:
+            self.stats.ack_latency_ms.append((time.monotonic() - batch.first_sent) * 1000)
+            del self.stats.ack_latency_ms[:-1000]
+            missing = set(batch.ids) - set(done) - {r.id for r in ack.rejected}
+            if missing:
+                # Not fatal: they stay pending and go out again with a later batch.
+                log.warning("ack %s did not mention %d events; they will be resent", ack.batch_id, len(missing))
+
+    def _cursor(self) -> int:
+        """Highest seq in flight; with nothing in flight, sweep from the start."""
+        return max((b.max_seq for b in self.inflight.values()), default=0)
+
+    def _fill_window(self, now: float) -> None:
+        sync = self.config.sync
+        while len(self.inflight) < sync.max_inflight_batches:
+            events = self.store.pending_after(self._cursor(), sync.batch_size)
+            if not events:
+                return
+            batch_id = clock.uuid7()
+            body = {
+                "v": 1,
+                "device_id": self.config.device_id,
+                "location_id": self.config.location_id,
+                "batch_id": batch_id,
+                "events": events,
+            }
+            batch = InflightBatch(
+                batch_id=batch_id,
+                ids=[str(e["id"]) for e in events],
+                max_seq=max(int(str(e["seq"])) for e in events),
+                payload=json.dumps(body, separators=(",", ":")).encode(),
+                first_sent=now,
+                next_retry=now + sync.ack_timeout_s,
+            )
+            self.inflight[batch_id] = batch
+            self._publish(batch)
+            self.stats.batches_sent += 1
+
+    def _resend_due(self, now: float) -> None:
+        sync = self.config.sync
+        for batch in self.inflight.values():
+            if now < batch.next_retry:
+                continue
+            self._publish(batch)
+            self.stats.batches_resent += 1
+            delay = min(sync.max_backoff_s, sync.ack_timeout_s * 2 ** min(batch.attempts, 16))
+            batch.attempts += 1
+            batch.next_retry = now + delay * random.uniform(0.8, 1.2)
+
+    def _publish(self, batch: InflightBatch) -> None:
+        info = self.client.publish(self._events_topic, batch.payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            log.debug("publish of batch %s deferred: rc=%s", batch.batch_id, info.rc)
+
+    def _status_payload(self, online: bool) -> bytes:
+        status = Status(
+            online=online,
+            device_id=self.config.device_id,
+            location_id=self.config.location_id,
+            version=__version__,
+            backlog=self.store.backlog() if online else None,
+            last_sync=self.store.last_sync() if online else None,
+            clock_ok=clock.clock_ok(),
+            ts=format_ts(datetime.now(UTC)),
+        )
+        return status.model_dump_json(exclude_none=True).encode()
+
+    def publish_status(self) -> None:
+        """Retained, so HQ sees the latest state of a device even while it is offline."""
+        self._reported_backlog = self.store.backlog()
+        self.client.publish(self._status_topic, self._status_payload(online=True), qos=1, retain=True)
+
+    def _shutdown(self) -> None:
+        try:
+            if self.connected.is_set():
+                info = self.client.publish(self._status_topic, self._status_payload(online=False), qos=1, retain=True)
+                info.wait_for_publish(timeout=2)
+            self.client.disconnect()
+        finally:
+            self.client.loop_stop()
+            log.info(
+                "agent stopped: %d events synced this run, backlog %d",
+                self.stats.events_synced, self.store.backlog(),
+            )  # fmt: skip

@@ -1,0 +1,28 @@
+"""Locations, devices and dead letters: what the hub knows about the fleet."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from hub.api.deps import AdminDep, StorageDep, TokenDep
+
+router = APIRouter(prefix="/api/v1", tags=["fleet"])
+
+
+@router.get("/locations", summary="Known locations and their time zones")
+def locations(storage: StorageDep, _token: TokenDep) -> dict[str, object]:
+    return {"rows": storage.locations()}
+
+
+@router.get("/devices", summary="Devices: online (retained status and last will), backlog, version, clock")
+def devices(storage: StorageDep, _token: TokenDep) -> dict[str, object]:
+    return {"rows": storage.devices()}
+
+
+@router.get("/dead-letters", summary="Messages the hub could not ingest, newest first, with the reason (admin)")
+def dead_letters(
+    storage: StorageDep, _admin: AdminDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> dict[str, object]:
+    return {"rows": storage.dead_letter_list(limit), "total": storage.counts()["dead_letters"]}

@@ -1,0 +1,47 @@
+"""The FastAPI application: API routes over a storage, with MQTT ingest in the same process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from edge_agent import __version__
+from hub.api.routes import fleet, health, scores
+from hub.core.config import HubSettings
+from hub.ingest import IngestService
+from hub.storage.sqlite import SqliteStorage
+
+log = logging.getLogger("touchpoint.hub")
+
+
+def create_app(settings: HubSettings, with_ingest: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        storage = SqliteStorage(settings.db)
+        app.state.storage = storage
+        ingest = None
+        if with_ingest:
+            ingest = IngestService(storage, settings)
+            ingest.start()
+        app.state.ingest = ingest
+        log.info("hub ready: db %s, broker %s", settings.db, settings.broker_url)
+        try:
+            yield
+        finally:
+            if ingest is not None:
+                ingest.stop()
+            storage.close()
+
+    app = FastAPI(
+        title="Touchpoint hub",
+        version=__version__,
+        description="HQ API for in-store smiley feedback. Every /api call needs `Authorization: Bearer <token>`.",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    app.include_router(scores.router)
+    app.include_router(fleet.router)
+    return app

@@ -1,0 +1,260 @@
+"""MQTT ingest: validate, commit, then ack, in that order.
+
+paho delivers messages on its network thread; a single worker drains them
+in groups, commits each group in one transaction (group commit amortises the
+fsync), and only then publishes the application acks and sends the MQTT
+PUBACKs (``manual_ack``). A hub killed before its commit therefore leaves
+every message unacked: the broker redelivers it to the persistent session
+and the device resends it, and the event-id key makes both harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from pydantic import ValidationError
+
+from edge_agent.mqtt import make_client, session_kwargs
+from edge_agent.protocol import (
+    MAX_PAYLOAD_BYTES,
+    Batch,
+    BatchEnvelope,
+    Event,
+    Rejection,
+    Status,
+    TopicError,
+    describe_error,
+    parse_topic,
+    subscription,
+    topic,
+)
+from hub.core.config import HubSettings
+from hub.localtime import zone
+from hub.storage.base import DeadLetter, IncomingBatch, StatusUpdate, Storage
+
+log = logging.getLogger("touchpoint.hub.ingest")
+Classified = IncomingBatch | StatusUpdate | DeadLetter | None
+
+
+def _mismatch(kind: str, topic_ids: tuple[str, str], payload_ids: tuple[str, str]) -> str | None:
+    if topic_ids == payload_ids:
+        return None
+    return (
+        f"{kind} topic is for location {topic_ids[0]!r} device {topic_ids[1]!r} but the payload says "
+        f"location {payload_ids[0]!r} device {payload_ids[1]!r}"
+    )
+
+
+def _split_events(env: BatchEnvelope, topic_name: str) -> tuple[list[Event], list[Rejection], list[DeadLetter]]:
+    """Validate events one by one so one bad event does not sink its batch."""
+    good: list[Event] = []
+    rejected: list[Rejection] = []
+    letters: list[DeadLetter] = []
+    for index, raw in enumerate(env.events):
+        event_id = raw.get("id") if isinstance(raw, dict) else None
+        label = event_id if isinstance(event_id, str) and len(event_id) <= 64 else f"#{index}"
+        try:
+            good.append(Event.model_validate(raw))
+            continue
+        except ValidationError as exc:
+            reason = describe_error(exc)
+        rejected.append(Rejection(id=label, error=reason))
+        raw_bytes = json.dumps(raw, default=str)[:10_000].encode()
+        letters.append(DeadLetter(topic_name, f"batch {env.batch_id} event {label}: {reason}", raw_bytes))
+    return good, rejected, letters
+
+
+def classify(topic_name: str, payload: bytes) -> tuple[Classified, list[DeadLetter]]:
+    """Turn one MQTT message into work for storage, plus any dead letters it produced."""
+    try:
+        location_id, device_id, kind = parse_topic(topic_name)
+    except TopicError as exc:
+        return None, [DeadLetter(topic_name, str(exc), payload)]
+    if kind == "status":
+        if not payload:
+            return None, []  # a retained status being cleared
+        try:
+            status = Status.model_validate_json(payload)
+        except ValidationError as exc:
+            return None, [DeadLetter(topic_name, f"invalid status: {describe_error(exc)}", payload)]
+        problem = _mismatch("status", (location_id, device_id), (status.location_id, status.device_id))
+        if problem:
+            return None, [DeadLetter(topic_name, problem, payload)]
+        return StatusUpdate(status), []
+    if kind != "events":
+        return None, []
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return None, [DeadLetter(topic_name, f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}", payload)]
+    try:
+        batch = Batch.model_validate_json(payload)
+        events = list(batch.events)
+        rejected: list[Rejection] = []
+        letters: list[DeadLetter] = []
+        envelope: Batch | BatchEnvelope = batch
+    except ValidationError:
+        try:
+            data = json.loads(payload)
+        except (ValueError, RecursionError) as exc:
+            return None, [DeadLetter(topic_name, f"malformed JSON: {str(exc)[:200]}", payload)]
+        try:
+            envelope = BatchEnvelope.model_validate(data)
+        except ValidationError as exc:
+            return None, [DeadLetter(topic_name, f"invalid batch: {describe_error(exc)}", payload)]
+        events, rejected, letters = _split_events(envelope, topic_name)
+    problem = _mismatch("events", (location_id, device_id), (envelope.location_id, envelope.device_id))
+    if problem:
+        return None, [DeadLetter(topic_name, problem, payload)]
+    bad_tz = [e for e in events if zone(e.tz) is None]
+    if bad_tz:
+        events = [e for e in events if zone(e.tz) is not None]
+        for e in bad_tz:
+            reason = f"tz: unknown IANA time zone {e.tz!r}"
+            rejected.append(Rejection(id=e.id, error=reason))
+            detail = f"batch {envelope.batch_id} event {e.id}: {reason}"
+            letters.append(DeadLetter(topic_name, detail, e.model_dump_json().encode()))
+    return IncomingBatch(device_id, location_id, envelope.batch_id, events, rejected), letters
+
+
+@dataclass
+class IngestStats:
+    messages: int = 0
+    events_inserted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    dead_letters: int = 0
+    acks_published: int = 0
+    commits: int = 0
+    commit_failures: int = 0
+    last_commit_at: str | None = None
+
+
+class IngestService:
+    """Owns the hub's MQTT connection and its single ingest worker."""
+
+    def __init__(self, storage: Storage, settings: HubSettings) -> None:
+        self.storage = storage
+        self.settings = settings
+        self.stats = IngestStats()
+        self.connected = threading.Event()
+        self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=20_000)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
+        self.client = make_client(
+            settings.client_id,
+            version=settings.mqtt_version,
+            username=settings.broker_username,
+            password=settings.broker_password,
+            ca_file=settings.broker_ca_file,
+            tls=settings.broker_tls,
+            manual_ack=True,
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    def _subscriptions(self) -> list[str]:
+        subs = [subscription("events"), subscription("status")]
+        if self.settings.share_group:
+            return [f"$share/{self.settings.share_group}/{s}" for s in subs]
+        return subs
+
+    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
+        if reason.is_failure:
+            log.error("broker %s refused the hub: %s", self.settings.broker_url, reason)
+            return
+        for sub in self._subscriptions():
+            client.subscribe(sub, qos=1)
+        self.connected.set()
+        log.info("connected to %s, subscribed to %s", self.settings.broker_url, ", ".join(self._subscriptions()))
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
+        if self.connected.is_set():
+            log.warning("disconnected from broker: %s; reconnecting", reason)
+        self.connected.clear()
+
+    def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        self._queue.put(message)  # blocks paho when the worker falls behind: backpressure, not RAM
+
+    def start(self) -> None:
+        self.client.connect_async(
+            self.settings.broker_host,
+            self.settings.broker_port,
+            keepalive=30,
+            **session_kwargs(self.settings.mqtt_version, self.settings.session_expiry_s),
+        )
+        self.client.loop_start()
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._worker.join(timeout=10)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                first = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            group = [first]
+            while len(group) < self.settings.max_group_messages:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._process(group)
+
+    def _process(self, group: list[mqtt.MQTTMessage]) -> None:
+        batches: list[IncomingBatch] = []
+        statuses: list[StatusUpdate] = []
+        letters: list[DeadLetter] = []
+        for message in group:
+            item, dead = classify(message.topic, bytes(message.payload))
+            letters.extend(dead)
+            if isinstance(item, IncomingBatch):
+                batches.append(item)
+            elif isinstance(item, StatusUpdate):
+                statuses.append(item)
+        for letter in letters:
+            log.warning("dead letter from %s: %s", letter.topic, letter.reason)
+        while True:
+            try:
+                result = self.storage.ingest(batches, statuses, letters, datetime.now(UTC))
+                break
+            except Exception:
+                # Without a commit there is no ack; retry rather than drop what the broker handed us.
+                self.stats.commit_failures += 1
+                log.exception("ingest commit failed for %d messages; retrying in 1 s", len(group))
+                if self._stop.wait(1.0):
+                    return
+        for batch, ack in zip(batches, result.acks, strict=True):
+            ack_topic = topic(batch.location_id, batch.device_id, "ack")
+            self.client.publish(ack_topic, ack.model_dump_json().encode(), qos=1)
+        for message in group:
+            self.client.ack(message.mid, message.qos)
+        s = self.stats
+        s.messages += len(group)
+        s.events_inserted += result.inserted
+        s.duplicates += result.duplicates
+        s.rejected += result.rejected
+        s.dead_letters += result.dead_letters
+        s.acks_published += len(result.acks)
+        s.commits += 1
+        s.last_commit_at = datetime.now(UTC).isoformat()
+
+
+def wait_connected(service: IngestService, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.connected.wait(0.1):
+            return True
+    return False

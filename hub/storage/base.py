@@ -1,0 +1,110 @@
+"""The hub's storage contract. Ingest and the API talk only to this interface.
+
+SQLite implements it today (:mod:`hub.storage.sqlite`); a PostgreSQL backend
+can follow without touching ingest or API code. Implementations must make
+:meth:`Storage.ingest` atomic: events, rollups, device rows and dead letters
+of one call commit together or not at all, because the hub acks a batch only
+after that commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal, Protocol
+
+from edge_agent.protocol import Ack, Event, Rejection, Status
+
+GroupBy = Literal["location", "day", "hour", "all"]
+Role = Literal["admin", "analyst"]
+
+
+@dataclass(frozen=True)
+class IncomingBatch:
+    """A batch whose envelope and topic are valid; bad events are already split off."""
+
+    device_id: str
+    location_id: str
+    batch_id: str
+    events: list[Event]
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str
+    reason: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    status: Status
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    acks: list[Ack]
+    inserted: int
+    duplicates: int
+    rejected: int
+    dead_letters: int
+
+
+@dataclass(frozen=True)
+class ScoreQuery:
+    start: date
+    end: date
+    group_by: GroupBy = "location"
+    location_id: str | None = None
+    question_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CountsRow:
+    """Counted answers of one group: the API turns these into scores with the shared score module."""
+
+    keys: dict[str, object]
+    question_id: str
+    scale: int
+    counts: list[int]
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    token_id: int
+    name: str
+    role: Role
+    region: str | None
+    created_at: str
+    revoked_at: str | None = None
+
+
+class Storage(Protocol):
+    def ingest(
+        self,
+        batches: list[IncomingBatch],
+        statuses: list[StatusUpdate],
+        dead_letters: list[DeadLetter],
+        received_at: datetime,
+    ) -> IngestResult: ...
+
+    def score_counts(self, query: ScoreQuery) -> list[CountsRow]: ...
+
+    def locations(self) -> list[dict[str, object]]: ...
+
+    def devices(self) -> list[dict[str, object]]: ...
+
+    def dead_letter_list(self, limit: int) -> list[dict[str, object]]: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def create_token(self, name: str, role: Role, region: str | None) -> tuple[TokenInfo, str]: ...
+
+    def verify_token(self, secret: str) -> TokenInfo | None: ...
+
+    def list_tokens(self) -> list[TokenInfo]: ...
+
+    def revoke_token(self, token_id: int) -> bool: ...
+
+    def close(self) -> None: ...
