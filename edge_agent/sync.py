@@ -67,7 +67,7 @@ class SyncAgent:
         self._ack_topic = topic(config.location_id, config.device_id, "ack")
         self._events_topic = topic(config.location_id, config.device_id, "events")
         self._status_topic = topic(config.location_id, config.device_id, "status")
-        self._reported_backlog = -1
+        self._acked_since_status = False
         self.client = self._build_client()
 
     # --- MQTT plumbing (paho's thread) ---------------------------------------
@@ -129,7 +129,8 @@ class SyncAgent:
                 if self.connected.is_set():
                     self._resend_due(now)
                     self._fill_window(now)
-                    drained = not self.inflight and self._reported_backlog != 0
+                    # Tell HQ promptly when a backlog has drained, not only every status interval.
+                    drained = self._acked_since_status and not self.inflight
                     if now >= next_status or drained:
                         self.publish_status()
                         next_status = now + self.config.sync.status_interval_s
@@ -187,6 +188,7 @@ class SyncAgent:
             for r in ack.rejected[:5]:
                 log.warning("hub rejected event %s: %s", r.id, r.error)
         batch = self.inflight.pop(ack.batch_id, None)
+        self._acked_since_status = True
         self.stats.acks += 1
         self.stats.events_synced += len(done)
         self.stats.events_rejected += len(ack.rejected)
@@ -259,7 +261,7 @@ class SyncAgent:
 
     def publish_status(self) -> None:
         """Retained, so HQ sees the latest state of a device even while it is offline."""
-        self._reported_backlog = self.store.backlog()
+        self._acked_since_status = False
         self.client.publish(self._status_topic, self._status_payload(online=True), qos=1, retain=True)
 
     def _shutdown(self) -> None:

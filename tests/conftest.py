@@ -1,0 +1,51 @@
+"""Shared fixtures: a real Mosquitto on a free loopback port, a real hub process, real agents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.broker import MosquittoBroker, MosquittoConfig, find_mosquitto, free_port
+from tests.support import Agent, Hub, write_device_config
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """Mosquitto with persistence off: a restart forgets sessions and queued messages."""
+    if find_mosquitto() is None:
+        pytest.fail("mosquitto is not installed: run scripts/test (it installs it) or apt-get install mosquitto")
+    broker = MosquittoBroker(MosquittoConfig(free_port(), data_dir=tmp_path / "broker", persistence=False))
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def hub(tmp_path: Path, mosquitto: MosquittoBroker) -> Iterator[Hub]:
+    workdir = tmp_path / "hub"
+    workdir.mkdir()
+    process = Hub(workdir, mosquitto.url)
+    process.start()
+    yield process
+    process.stop()
+
+
+AgentFactory = Callable[..., tuple[Agent, Path]]
+
+
+@pytest.fixture
+def make_agent(tmp_path: Path, mosquitto: MosquittoBroker) -> Iterator[AgentFactory]:
+    """``make_agent(device_id, location_id, tz)`` -> (agent, device config path); agent not started."""
+    agents: list[Agent] = []
+
+    def factory(device_id: str, location_id: str, tz: str = "UTC", **sync: object) -> tuple[Agent, Path]:
+        config = write_device_config(tmp_path / "devices", device_id, location_id, tz, mosquitto.url, **sync)
+        agent = Agent(config)
+        agents.append(agent)
+        return agent, config
+
+    yield factory
+    for agent in agents:
+        agent.stop()
