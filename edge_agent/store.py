@@ -86,7 +86,8 @@ class StoreError(RuntimeError):
 class DeviceStore:
     """One connection to the device store. Not shared between threads."""
 
-    def __init__(self, path: Path | str, timezone: str = "UTC") -> None:
+    def __init__(self, path: Path | str, timezone: str = "UTC", *, synchronous: str = "FULL") -> None:
+        """``synchronous="NORMAL"`` is only for simulators back-filling history, never for real taps."""
         self.path = Path(path)
         self.tz = ZoneInfo(timezone)
         self.timezone = timezone
@@ -97,7 +98,9 @@ class DeviceStore:
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.enable_wal()
             # FULL: a committed tap survives a power cut, not just a process crash.
-            self.db.execute("PRAGMA synchronous = FULL")
+            if synchronous not in ("FULL", "NORMAL"):
+                raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+            self.db.execute(f"PRAGMA synchronous = {synchronous}")
             migrate(self.db, MIGRATIONS, "device store")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open device store {self.path}: {exc}") from exc

@@ -185,7 +185,7 @@ def test_uppercase_uuid_is_accepted() -> None:
     assert Event.model_validate(event_dict(id=EVENT_ID.upper())).id == EVENT_ID.upper()
 
 
-@pytest.mark.parametrize("ts", ["2026-11-22T21:30:00", datetime(2026, 11, 22, 21, 30)])  # noqa: DTZ001
+@pytest.mark.parametrize("ts", ["2026-11-22T21:30:00", datetime(2026, 11, 22, 21, 30)])
 def test_naive_timestamp_is_rejected(ts: object) -> None:
     with pytest.raises(ValidationError) as info:
         Event.model_validate(event_dict(ts=ts))
@@ -324,9 +324,7 @@ def test_format_ts_sorts_like_the_timestamps(values: list[datetime]) -> None:
 def test_describe_error_names_the_nested_field_path() -> None:
     with pytest.raises(ValidationError) as info:
         Batch.model_validate(batch_dict([event_dict(), event_dict(source="pen")]))
-    assert describe_error(info.value) == (
-        "events.1.source: Input should be 'touch', 'button', 'cli' or 'sim'"
-    )
+    assert describe_error(info.value) == "events.1.source: Input should be 'touch', 'button', 'cli' or 'sim'"
 
 
 def test_describe_error_names_the_event_for_a_value_outside_the_scale() -> None:

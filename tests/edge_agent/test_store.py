@@ -264,7 +264,7 @@ def test_mark_synced_and_rejected(store: DeviceStore, db_path: Path) -> None:
     assert [p["id"] for p in store.pending_after(0, 10)] == [d.id]
     assert store.mark_synced([c.id]) == 0  # rejected stays rejected
 
-    rows = dict(raw(db_path, "SELECT id, sync_state FROM events"))
+    rows = {r[0]: r[1] for r in raw(db_path, "SELECT id, sync_state FROM events")}
     assert rows == {a.id: SYNCED, b.id: SYNCED, c.id: REJECTED, d.id: PENDING}
     error = raw(db_path, "SELECT sync_error FROM events WHERE id = ?", (c.id,))[0][0]
     assert isinstance(error, str) and len(error) == 500 and error.startswith("value: nope")
@@ -372,7 +372,10 @@ def test_a_newer_schema_is_refused(db_path: Path) -> None:
 
 def _steps(*versions: int) -> list[Migration]:
     def make(v: int) -> Migration:
-        return Migration(v, f"t{v}", lambda db: db.execute(f"CREATE TABLE t{v} (x INTEGER)"))
+        def apply(db: sqlite_utils.Database) -> None:
+            db.execute(f"CREATE TABLE t{v} (x INTEGER)")
+
+        return Migration(v, f"t{v}", apply)
 
     return [make(v) for v in versions]
 
