@@ -12,12 +12,11 @@ import tomllib
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from edge_agent.mqtt import MqttVersion
-from edge_agent.protocol import ID_PATTERN
+from edge_agent.protocol import ID_PATTERN, load_zone
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
@@ -31,10 +30,8 @@ class _Section(BaseModel):
 
 
 def validate_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Helsinki')") from exc
+    if load_zone(value) is None:
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Helsinki')")
     return value
 
 
@@ -156,8 +153,19 @@ def load_config(path: Path | str) -> DeviceConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     config = parse_config(data, str(path))
-    if not config.store.path.is_absolute():
-        # Relative store paths are relative to the config file, not the cwd of a service.
-        store = config.store.model_copy(update={"path": (path.parent / config.store.path).resolve()})
-        config = config.model_copy(update={"store": store})
-    return config
+    # Relative paths are relative to the config file, not to the working directory of a service.
+    base = path.parent
+    store = config.store.model_copy(update={"path": _resolve(base, config.store.path)})
+    broker = config.broker.model_copy(
+        update={
+            "password_file": _resolve(base, config.broker.password_file),
+            "ca_file": _resolve(base, config.broker.ca_file),
+        }
+    )
+    return config.model_copy(update={"store": store, "broker": broker})
+
+
+def _resolve(base: Path, value: Path | None) -> Path | None:
+    if value is None or value.is_absolute():
+        return value
+    return (base / value).resolve()

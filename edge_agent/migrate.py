@@ -33,7 +33,7 @@ def current_version(db: sqlite_utils.Database) -> int:
 def migrate(db: sqlite_utils.Database, steps: Sequence[Migration], name: str) -> list[int]:
     """Bring ``db`` up to the newest step; return the versions applied."""
     versions = [s.version for s in steps]
-    if versions != sorted(set(versions)) or versions[0] != 1:
+    if not versions or versions != list(range(1, len(versions) + 1)):
         raise ValueError(f"{name} migrations must be numbered 1, 2, 3, ... in order")
     have = current_version(db)
     newest = versions[-1]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -20,7 +22,8 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
-    model_validator,
+    ValidationInfo,
+    field_validator,
 )
 
 PROTOCOL_VERSION = 1
@@ -46,6 +49,15 @@ Scale = Literal[4, 5, 11]
 def is_valid_id(value: str) -> bool:
     """True when ``value`` may be used as a location or device id."""
     return bool(_ID_RE.match(value))
+
+
+@lru_cache(maxsize=1024)
+def load_zone(name: str) -> ZoneInfo | None:
+    """The IANA zone called ``name``, or None for anything else (including directories like 'Europe')."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
 
 
 def _utc(value: datetime) -> datetime:
@@ -82,11 +94,13 @@ class Event(_Model):
     boot_id: str | None = Field(default=None, max_length=64)
     mono_ms: int | None = Field(default=None, ge=0)
 
-    @model_validator(mode="after")
-    def _value_within_scale(self) -> Event:
-        if self.value >= self.scale:
-            raise ValueError(f"value {self.value} is outside the scale 0..{self.scale - 1}")
-        return self
+    @field_validator("value")
+    @classmethod
+    def _value_within_scale(cls, value: int, info: ValidationInfo) -> int:
+        scale = info.data.get("scale")
+        if scale is not None and value >= scale:
+            raise ValueError(f"value {value} is outside the scale 0..{scale - 1}")
+        return value
 
 
 class Batch(_Model):
@@ -172,8 +186,9 @@ def describe_error(exc: ValidationError, limit: int = 3) -> str:
     """A short, human-readable reason naming the offending fields."""
     parts = []
     for err in exc.errors()[:limit]:
-        where = ".".join(str(p) for p in err["loc"]) or "payload"
-        parts.append(f"{where}: {err['msg']}")
+        where = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{where or 'payload'}: {msg}")
     more = exc.error_count() - limit
     if more > 0:
         parts.append(f"and {more} more")

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
+from edge_agent.protocol import NPS_SCALE, SCALES
+
 Z95 = 1.959963984540054
-SCALES = (4, 5, 11)
-NPS_SCALE = 11
 SMALL_SAMPLE_N = 30
 # Band thresholds on the Happy Index (0..100): below RED_BELOW is red, below AMBER_BELOW amber.
 BAND_RED_BELOW = 50.0

@@ -18,10 +18,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
+from pydantic import ValidationError
 
 from edge_agent import clock
 from edge_agent.migrate import Migration, migrate
-from edge_agent.protocol import SCALES, SOURCES, Event, format_ts
+from edge_agent.protocol import SCALES, SOURCES, Event, describe_error, format_ts
 
 PENDING, SYNCED, REJECTED = 0, 1, 2
 BUSY_TIMEOUT_MS = 10_000
@@ -88,21 +89,21 @@ class DeviceStore:
 
     def __init__(self, path: Path | str, timezone: str = "UTC", *, synchronous: str = "FULL") -> None:
         """``synchronous="NORMAL"`` is only for simulators back-filling history, never for real taps."""
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = Path(path)
         self.tz = ZoneInfo(timezone)
         self.timezone = timezone
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
             self.db = sqlite_utils.Database(conn)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.enable_wal()
             # FULL: a committed tap survives a power cut, not just a process crash.
-            if synchronous not in ("FULL", "NORMAL"):
-                raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
             self.db.execute(f"PRAGMA synchronous = {synchronous}")
             migrate(self.db, MIGRATIONS, "device store")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open device store {self.path}: {exc}") from exc
 
     def close(self) -> None:
@@ -155,9 +156,16 @@ class DeviceStore:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         now = (now or datetime.now(UTC)).astimezone(UTC)
         local = now.astimezone(self.tz)
-        event_id = clock.uuid7(int(now.timestamp() * 1000))
-        ok = clock.clock_ok(now)
-        mono = clock.monotonic_ms()
+        try:
+            # Validate with the wire model before writing: a stored tap must be one the hub accepts.
+            event = Event(
+                id=clock.uuid7(int(now.timestamp() * 1000)), seq=0, ts=now, tz=self.timezone,
+                clock_ok=clock.clock_ok(now), question_id=question_id, scale=scale, value=value, reason=reason,
+                source=source, misuse=misuse, survey_version=survey_version, boot_id=clock.boot_id(),
+                mono_ms=clock.monotonic_ms(),
+            )  # fmt: skip
+        except ValidationError as exc:
+            raise ValueError(f"tap not recorded: {describe_error(exc)}") from None
         hold_until = time.time() + hold_s if hold_s > 0 else None
         try:
             with self.write() as conn:
@@ -166,9 +174,9 @@ class DeviceStore:
                        value, reason, source, misuse, survey_version, boot_id, mono_ms, hold_until)
                        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (
-                        event_id, format_ts(now), local.date().isoformat(), local.hour, self.timezone,
-                        int(ok), question_id, scale, value, reason, source, int(misuse), survey_version,
-                        clock.boot_id(), mono, hold_until,
+                        event.id, format_ts(now), local.date().isoformat(), local.hour, self.timezone,
+                        int(event.clock_ok), question_id, scale, value, reason, source, int(misuse), survey_version,
+                        event.boot_id, event.mono_ms, hold_until,
                     ),
                 )  # fmt: skip
                 seq = int(cur.lastrowid or 0)
@@ -181,11 +189,7 @@ class DeviceStore:
                     )
         except sqlite3.Error as exc:
             raise StoreError(f"tap not stored in {self.path}: {exc}") from exc
-        return Event(
-            id=event_id, seq=seq, ts=now, tz=self.timezone, clock_ok=ok, question_id=question_id,
-            scale=scale, value=value, reason=reason, source=source, misuse=misuse,
-            survey_version=survey_version, boot_id=clock.boot_id(), mono_ms=mono,
-        )  # fmt: skip
+        return event.model_copy(update={"seq": seq})
 
     def set_reason(self, event_id: str, reason: str | None) -> bool:
         """Attach a follow-up reason to a tap not yet synced, and release its hold."""

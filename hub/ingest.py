@@ -218,7 +218,14 @@ class IngestService:
         statuses: list[StatusUpdate] = []
         letters: list[DeadLetter] = []
         for message in group:
-            item, dead = classify(message.topic, bytes(message.payload))
+            try:
+                item, dead = classify(message.topic, bytes(message.payload))
+            except Exception as exc:  # a validator bug must not kill ingest: keep the message, say why
+                log.exception("could not classify a message on %s", message.topic)
+                item, dead = (
+                    None,
+                    [DeadLetter(message.topic, f"internal error while validating: {exc!r}", bytes(message.payload))],
+                )
             letters.extend(dead)
             if isinstance(item, IncomingBatch):
                 batches.append(item)

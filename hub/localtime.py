@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from edge_agent.protocol import load_zone as zone
 
-@lru_cache(maxsize=1024)
-def zone(name: str) -> ZoneInfo | None:
-    """The zone called ``name``, or None when it is not a known IANA zone."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+__all__ = ["local_day_hour", "zone"]
 
 
 def local_day_hour(ts: datetime, tz: ZoneInfo) -> tuple[str, int]:

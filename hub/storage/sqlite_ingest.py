@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from edge_agent.protocol import Ack, Rejection, format_ts
+from edge_agent.protocol import Ack, Rejection, format_ts, topic
 from hub.localtime import local_day_hour, zone
 from hub.storage.base import DeadLetter, IncomingBatch, IngestResult, StatusUpdate
 
@@ -108,7 +108,9 @@ def ingest_transaction(
                 except sqlite3.IntegrityError:
                     error = f"seq {row[3]} of device {b.device_id} was already used by another event id"
                     refused.append(Rejection(id=str(row[0]), error=error))
-                    letters.append(DeadLetter(b.device_id, f"event {row[0]}: {error}", repr(row).encode()))
+                    seen.discard(str(row[0]))  # never stored, so a later copy is not a duplicate
+                    events_topic = topic(b.location_id, b.device_id, "events")
+                    letters.append(DeadLetter(events_topic, f"event {row[0]}: {error}", repr(row).encode()))
         for row in good:
             accepted.append(str(row[0]))
             if not row[14]:  # misuse answers are stored but never counted

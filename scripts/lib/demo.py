@@ -21,6 +21,7 @@ import httpx
 
 from edge_agent.store import DeviceStore
 from hub.broker import free_port, start_local_broker
+
 from simulate import DEMO_LOCATIONS, SimLocation, backfill, live_tap
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "TOUCHPOINT_CLOCK_OK": os.environ.get("TOUCHPOINT_CLOCK_OK", "1")}

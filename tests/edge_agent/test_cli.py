@@ -198,11 +198,6 @@ def test_missing_config_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert "missing.toml: cannot read device config" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: timezone = 'Europe' makes ZoneInfo raise IsADirectoryError, which is neither a ConfigError "
-    "nor caught by main(), so the CLI dies with a traceback instead of exiting 2",
-)
 def test_zone_directory_as_timezone_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "device.toml"
     path.write_text(CONFIG.replace('"Europe/Helsinki"', '"Europe"'), encoding="utf-8")

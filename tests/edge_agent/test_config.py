@@ -89,11 +89,6 @@ def test_unknown_timezone_is_named(tmp_path: Path, bad: str) -> None:
     assert error_lines(message) == [f"timezone: unknown IANA time zone {bad!r} (e.g. 'Europe/Helsinki')"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: validate_timezone catches only ZoneInfoNotFoundError/ValueError; ZoneInfo('Europe') raises "
-    "IsADirectoryError, which escapes load_config as a raw OSError instead of a ConfigError",
-)
 @pytest.mark.parametrize("bad", ["Europe", "America"])
 def test_timezone_naming_a_zone_directory_is_a_config_error(tmp_path: Path, bad: str) -> None:
     message = config_error(tmp_path, MINIMAL.replace('"Europe/Helsinki"', f'"{bad}"'))
@@ -214,11 +209,6 @@ def test_absolute_store_path_is_kept(tmp_path: Path) -> None:
     assert config.store.path == target
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG?: only store.path is resolved against the config file's directory; a relative "
-    "broker.password_file (and ca_file) is read relative to the service's cwd",
-)
 def test_relative_password_file_is_resolved_against_the_config_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

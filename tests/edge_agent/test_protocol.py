@@ -330,7 +330,7 @@ def test_describe_error_names_the_nested_field_path() -> None:
 def test_describe_error_names_the_event_for_a_value_outside_the_scale() -> None:
     with pytest.raises(ValidationError) as info:
         Batch.model_validate(batch_dict([event_dict(), event_dict(value=9)]))
-    assert describe_error(info.value) == "events.1: Value error, value 9 is outside the scale 0..3"
+    assert describe_error(info.value) == "events.1.value: value 9 is outside the scale 0..3"
 
 
 def test_describe_error_limits_and_counts_the_rest() -> None:

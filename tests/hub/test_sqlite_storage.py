@@ -163,22 +163,12 @@ def test_the_same_seq_on_another_device_is_fine(storage: SqliteStorage) -> None:
     assert result.inserted == 2 and result.rejected == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): the dead letter for a (device, seq) collision is created with topic=b.device_id "
-    "(sqlite_ingest.py, DeadLetter(b.device_id, ...)) instead of the batch's events topic",
-)
 def test_seq_collision_dead_letter_names_the_events_topic(storage: SqliteStorage) -> None:
     ingest(storage, batch([ev(1, seq=5)]))
     ingest(storage, batch([ev(9, seq=5)], "b-2"))
     assert storage.dead_letter_list(1)[0]["topic"] == "touchpoint/v1/loc-1/dev-1/events"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): an id refused for a seq collision is still added to `seen`, so the same id later in the "
-    "same ingest call is acked as a duplicate although it was never stored",
-)
 def test_an_id_refused_for_its_seq_is_not_a_duplicate_later_in_the_call(storage: SqliteStorage) -> None:
     ingest(storage, batch([ev(1, seq=5)]))
     result = ingest(storage, batch([ev(9, seq=5)], "b-2"), batch([ev(9, seq=5)], "b-3"))
