@@ -32,7 +32,7 @@ def parse_args() -> argparse.Namespace:
         prog="scripts/demo",
         description="Run the whole Touchpoint system on this machine until Ctrl-C (or --duration).",
     )
-    p.add_argument("--duration", type=float, default=0, help="stop by itself after this many seconds")
+    p.add_argument("--duration", type=float, default=0, help="stop by itself this many seconds after start-up")
     p.add_argument("--port", type=int, default=8000, help="hub HTTP port (default 8000; 0 = any free port)")
     p.add_argument("--broker-port", type=int, default=0, help="MQTT port (default: any free port)")
     p.add_argument("--locations", type=int, default=3, choices=range(1, len(DEMO_LOCATIONS) + 1))
@@ -98,17 +98,25 @@ class Demo:
         for loc in locations:
             self.spawn(f"agent-{loc.location_id}", ["edge_agent.cli", "run", "--config", str(configs[loc.location_id])])
         backlog_total = sum(s.backlog() for s in stores.values())
-        threading.Thread(target=self._tap_live, args=(locations, stores), daemon=True).start()
         # Local days run up to a day ahead of UTC (Tokyo, Sydney): ask up to tomorrow.
         start = (datetime.now(UTC) - timedelta(days=self.args.history_days + 1)).date().isoformat()
         end = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
         self.range = {"from": start, "to": end}
+        headers = {"Authorization": f"Bearer {token}"}
+        say(f"syncing {backlog_total} taps of history through MQTT to the hub ...")
+        deadline = started + 60
+        while (at_hub := self._counted(url, headers)) < backlog_total and time.monotonic() < deadline:
+            time.sleep(0.05)
+        took = time.monotonic() - started
+        say(f"history synced: {at_hub} of {backlog_total} taps counted at the hub in {took:.1f} s "
+            f"({at_hub / took:.0f} taps/s end to end, agent start-up included)")  # fmt: skip
+        threading.Thread(target=self._tap_live, args=(locations, stores), daemon=True).start()
         curl = f"curl -s -H 'Authorization: Bearer {token}' '{url}/api/v1/scores?from={start}&to={end}'"
         say(f"hub API:   {url}   (OpenAPI docs: {url}/docs)")
         say(f"token:     {token}")
         say(f"try:       {curl}")
         say(f"devices:   {len(locations)} stores, each a real touchpoint-agent process; live taps go into their stores")
-        return self._watch(url, token, hub, started, backlog_total)
+        return self._watch(url, headers, hub)
 
     def _wait_hub(self, url: str, hub: subprocess.Popen[bytes]) -> bool:
         deadline = time.monotonic() + 30
@@ -164,26 +172,22 @@ class Demo:
             live_tap(mine[loc.location_id], loc, rng)
             self.live_taps += 1
 
-    def _watch(self, url: str, token: str, hub: subprocess.Popen[bytes], started: float, backlog: int) -> int:
-        headers = {"Authorization": f"Bearer {token}"}
-        deadline = started + self.args.duration if self.args.duration > 0 else float("inf")
-        drained_at: float | None = None
+    def _counted(self, url: str, headers: dict[str, str]) -> int:
+        rows = httpx.get(url + "/api/v1/scores", headers=headers, timeout=5, params=self.range).json()["rows"]
+        return sum(int(r["n"]) for r in rows)
+
+    def _watch(self, url: str, headers: dict[str, str], hub: subprocess.Popen[bytes]) -> int:
+        deadline = time.monotonic() + self.args.duration if self.args.duration > 0 else float("inf")
         signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
+        say("running" + (f" for {self.args.duration:.0f} s" if self.args.duration > 0 else "; Ctrl-C stops everything"))
         try:
-            while time.monotonic() < deadline and not self.stop.wait(2.0):
+            while time.monotonic() < deadline and not self.stop.wait(min(5.0, max(deadline - time.monotonic(), 0))):
                 if hub.poll() is not None:
                     say(f"the hub exited; see {self.data / 'hub.log'}")
                     return 1
-                rows = httpx.get(url + "/api/v1/scores", headers=headers, timeout=5,
-                                 params=self.range).json()["rows"]  # fmt: skip
-                at_hub = sum(r["n"] for r in rows)
+                at_hub = self._counted(url, headers)
                 devices = httpx.get(url + "/api/v1/devices", headers=headers, timeout=5).json()["rows"]
                 online = sum(1 for d in devices if d["online"])
-                if drained_at is None and at_hub >= backlog * 0.97:
-                    drained_at = time.monotonic()
-                    rate = backlog / max(drained_at - started, 1e-3)
-                    say(f"history synced: about {backlog} taps reached the hub in {drained_at - started:.1f} s "
-                        f"(~{rate:.0f} taps/s end to end, agent start included)")  # fmt: skip
                 say(f"counted at the hub: {at_hub} | live taps so far: {self.live_taps} | devices online: {online}")
         except KeyboardInterrupt:
             pass
