@@ -256,3 +256,11 @@ def test_password_file_path_in_toml_is_read(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, MINIMAL.replace('"/etc/touchpoint/broker.pw"', f'"{secret}"')))
     assert config.broker.password() == "from-file"
     assert "from-file" not in config.model_dump_json()
+
+
+def test_the_annotated_example_in_firmware_config_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "firmware_config" / "examples" / "device.toml"
+    config = load_config(example)
+    assert config.device_id == "kiosk-001"
+    assert config.timezone == "Europe/Helsinki"
+    assert config.sync.batch_size == 100
