@@ -1,0 +1,46 @@
+"""The dependency direction is kiosk -> edge_agent <- hub; no other arrows between the three."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ALLOWED = {"edge_agent": set(), "hub": {"edge_agent"}, "kiosk": {"edge_agent"}}
+
+
+def top_level_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def imported_packages(path: Path) -> set[str]:
+    return top_level_imports(path) & set(ALLOWED)
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_packages_only_import_what_the_architecture_allows(package: str) -> None:
+    files = sorted((ROOT / package).rglob("*.py"))
+    if package != "kiosk":
+        assert files, f"{package}/ has no modules"
+    wrong = {
+        str(f.relative_to(ROOT)): sorted(imported_packages(f) - ALLOWED[package] - {package})
+        for f in files
+        if imported_packages(f) - ALLOWED[package] - {package}
+    }
+    assert wrong == {}, f"{package} may import only {sorted(ALLOWED[package])}"
+
+
+def test_the_device_core_does_not_pull_in_the_hub_stack() -> None:
+    """A device installs only the base dependencies: no FastAPI or uvicorn in edge_agent."""
+    heavy = {"fastapi", "uvicorn", "starlette", "kivy", "amqtt"}
+    for f in (ROOT / "edge_agent").rglob("*.py"):
+        assert not top_level_imports(f) & heavy, f"{f.name} imports {top_level_imports(f) & heavy}"
