@@ -11,11 +11,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from edge_agent.mqtt import MqttVersion
+from edge_agent.mqtt import BrokerAddress, BrokerUrl, MqttVersion, parse_broker_url
 from edge_agent.protocol import ID_PATTERN, load_zone
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
@@ -41,36 +40,28 @@ class StoreConfig(_Section):
 
 
 class BrokerConfig(_Section):
-    url: str = "mqtt://127.0.0.1:1883"
+    url: BrokerUrl = "mqtt://127.0.0.1:1883"
     username: str | None = None
     password_file: Path | None = None
     ca_file: Path | None = None
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     mqtt_version: MqttVersion = "5"
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        parsed = urlparse(value)
-        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-            raise ValueError(f"must look like mqtt://host:1883 or mqtts://host:8883 (got {value!r})")
-        try:
-            _ = parsed.port
-        except ValueError as exc:
-            raise ValueError(f"has a bad port (got {value!r})") from exc
-        return value
+    @property
+    def address(self) -> BrokerAddress:
+        return parse_broker_url(self.url)
 
     @property
     def host(self) -> str:
-        return urlparse(self.url).hostname or "127.0.0.1"
+        return self.address.host
 
     @property
     def tls(self) -> bool:
-        return urlparse(self.url).scheme == "mqtts"
+        return self.address.tls
 
     @property
     def port(self) -> int:
-        return urlparse(self.url).port or (8883 if self.tls else 1883)
+        return self.address.port
 
     def password(self) -> str | None:
         """Read the password file; the secret never lives in device.toml itself."""

@@ -3,15 +3,46 @@
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from pydantic import AfterValidator
 
 MqttVersion = Literal["5", "3.1.1"]
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """``mqtt://host[:1883]`` or ``mqtts://host[:8883]``; ValueError with the expected form otherwise."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+        raise ValueError(f"must look like mqtt://host:1883 or mqtts://host:8883 (got {url!r})")
+    try:
+        port = parsed.port
+    except ValueError as exc:
+        raise ValueError(f"has a bad port (got {url!r})") from exc
+    tls = parsed.scheme == "mqtts"
+    return BrokerAddress(parsed.hostname, port or (8883 if tls else 1883), tls)
+
+
+def validate_broker_url(url: str) -> str:
+    parse_broker_url(url)
+    return url
+
+
+BrokerUrl = Annotated[str, AfterValidator(validate_broker_url)]
 
 
 def make_client(

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlparse
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from edge_agent.mqtt import MqttVersion
+from edge_agent.mqtt import BrokerUrl, MqttVersion, parse_broker_url
 
 ENV_PREFIX = "TOUCHPOINT_HUB_"
 
 
 class HubSettings(BaseModel):
     db: Path = Path("hub.sqlite")
-    broker_url: str = "mqtt://127.0.0.1:1883"
+    broker_url: BrokerUrl = "mqtt://127.0.0.1:1883"
     broker_username: str | None = None
     broker_password: str | None = Field(default=None, repr=False)
     broker_ca_file: Path | None = None
@@ -31,25 +30,17 @@ class HubSettings(BaseModel):
     session_expiry_s: int = Field(default=86_400, ge=0)
     log_level: str = "info"
 
-    @field_validator("broker_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        parsed = urlparse(value)
-        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-            raise ValueError(f"must look like mqtt://host:1883 or mqtts://host:8883 (got {value!r})")
-        return value
-
     @property
     def broker_host(self) -> str:
-        return urlparse(self.broker_url).hostname or "127.0.0.1"
+        return parse_broker_url(self.broker_url).host
 
     @property
     def broker_tls(self) -> bool:
-        return urlparse(self.broker_url).scheme == "mqtts"
+        return parse_broker_url(self.broker_url).tls
 
     @property
     def broker_port(self) -> int:
-        return urlparse(self.broker_url).port or (8883 if self.broker_tls else 1883)
+        return parse_broker_url(self.broker_url).port
 
     @classmethod
     def from_env(cls, **overrides: object) -> HubSettings:
