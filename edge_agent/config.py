@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from edge_agent.mqtt import BrokerAddress, BrokerUrl, MqttVersion, parse_broker_url
 from edge_agent.protocol import ID_PATTERN, load_zone
@@ -95,6 +95,54 @@ class SurveyDefaults(_Section):
         return value
 
 
+class KioskConfig(_Section):
+    """The touchscreen app."""
+
+    fullscreen: bool = True
+    rotation: int = Field(default=0, description="0, 90, 180 or 270 degrees")
+    default_language: str | None = Field(default=None, description="default: the survey's first language")
+    survey_file: Path | None = Field(default=None, description="a survey JSON file; default: pushed or bundled")
+    manager_pin_hash: str | None = Field(default=None, description="from `touchpoint-agent pin-hash`")
+    window_size: tuple[int, int] | None = Field(default=None, description="windowed size, e.g. [800, 480]")
+
+    @field_validator("rotation")
+    @classmethod
+    def _rotation(cls, value: int) -> int:
+        if value not in (0, 90, 180, 270):
+            raise ValueError(f"must be 0, 90, 180 or 270 (got {value})")
+        return value
+
+    @field_validator("manager_pin_hash")
+    @classmethod
+    def _pin_hash(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("scrypt$"):
+            raise ValueError("must be a hash made by `touchpoint-agent pin-hash`, never the PIN itself")
+        return value
+
+
+class PanelConfig(_Section):
+    """A physical smiley button panel on GPIO (BCM pin numbers), most negative button first."""
+
+    buttons: list[int] = Field(default_factory=list, description="4 or 5 GPIO pins; empty: no panel")
+    leds: list[int] | None = Field(default=None, description="one LED pin per button, same order")
+    status_led: int | None = None
+    debounce_ms: int = Field(default=50, ge=0, le=1000)
+    led_on_ms: int = Field(default=400, ge=50, le=5000)
+    manager_combo: list[int] = Field(default=[0, -1], description="button indexes held together for the manager")
+    manager_hold_s: float = Field(default=5.0, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _pins(self) -> PanelConfig:
+        if self.buttons and len(self.buttons) not in (4, 5):
+            raise ValueError(f"buttons: a panel has 4 or 5 buttons (got {len(self.buttons)})")
+        if self.leds is not None and len(self.leds) != len(self.buttons):
+            raise ValueError(f"leds: needs one pin per button ({len(self.buttons)}), got {len(self.leds)}")
+        pins = [*self.buttons, *(self.leds or []), *([self.status_led] if self.status_led is not None else [])]
+        if len(pins) != len(set(pins)):
+            raise ValueError(f"a GPIO pin is used twice: {pins}")
+        return self
+
+
 class DeviceConfig(_Section):
     device_id: Identifier
     location_id: Identifier
@@ -103,6 +151,8 @@ class DeviceConfig(_Section):
     broker: BrokerConfig = BrokerConfig()
     sync: SyncConfig = SyncConfig()
     survey: SurveyDefaults = SurveyDefaults()
+    kiosk: KioskConfig = KioskConfig()
+    panel: PanelConfig = PanelConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -153,7 +203,8 @@ def load_config(path: Path | str) -> DeviceConfig:
             "ca_file": _resolve(base, config.broker.ca_file),
         }
     )
-    return config.model_copy(update={"store": store, "broker": broker})
+    kiosk = config.kiosk.model_copy(update={"survey_file": _resolve(base, config.kiosk.survey_file)})
+    return config.model_copy(update={"store": store, "broker": broker, "kiosk": kiosk})
 
 
 def _resolve(base: Path, value: Path | None) -> Path | None:

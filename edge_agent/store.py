@@ -85,7 +85,7 @@ class StoreError(RuntimeError):
 
 
 class DeviceStore:
-    """One connection to the device store. Not shared between threads."""
+    """One connection to the device store; callers serialise access (the Recorder holds a lock)."""
 
     def __init__(self, path: Path | str, timezone: str = "UTC", *, synchronous: str = "FULL") -> None:
         """``synchronous="NORMAL"`` is only for simulators back-filling history, never for real taps."""
@@ -96,7 +96,7 @@ class DeviceStore:
         self.timezone = timezone
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.enable_wal()
@@ -264,8 +264,19 @@ class DeviceStore:
         return int(row[0])
 
     def last_sync(self) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'last_sync'").fetchone()
+        return self.meta("last_sync")
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Small shared state between the device's processes (agent status, pushed survey)."""
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     def prune(self, retention_days: int, now: datetime | None = None) -> int:
         """Delete synced raw events older than the retention; daily counts are kept."""
@@ -287,6 +298,39 @@ class DeviceStore:
         for qid, scale, value, count in self.db.execute(sql + " GROUP BY 1, 2, 3", params).fetchall():
             out.setdefault((qid, scale), [0] * scale)[value] = int(count)
         return out
+
+    def range_counts(self, first_day: str, last_day: str) -> dict[tuple[str, int], list[int]]:
+        """Counted answers over local days ``first_day..last_day``: {(question_id, scale): counts}."""
+        out: dict[tuple[str, int], list[int]] = {}
+        rows = self.db.execute(
+            "SELECT question_id, scale, value, SUM(count) FROM daily_counts WHERE day BETWEEN ? AND ? GROUP BY 1, 2, 3",
+            (first_day, last_day),
+        ).fetchall()
+        for qid, scale, value, count in rows:
+            out.setdefault((qid, scale), [0] * scale)[value] = int(count)
+        return out
+
+    def hour_counts(self, day: str, question_id: str) -> dict[int, list[int]]:
+        """Counted answers of one question per local hour of ``day``: {hour: counts}."""
+        out: dict[int, list[int]] = {}
+        rows = self.db.execute(
+            "SELECT hour, scale, value, count FROM daily_counts WHERE day = ? AND question_id = ?",
+            (day, question_id),
+        ).fetchall()
+        for hour, scale, value, count in rows:
+            out.setdefault(int(hour), [0] * scale)[value] += int(count)
+        return out
+
+    def negative_reasons(self, first_day: str, last_day: str, limit: int = 5) -> list[tuple[str, int]]:
+        """Most given follow-up reasons behind negative answers (bottom two, or 0-6 on 0-10)."""
+        rows = self.db.execute(
+            """SELECT reason, COUNT(*) FROM events
+               WHERE local_day BETWEEN ? AND ? AND misuse = 0 AND reason IS NOT NULL
+                 AND value <= CASE WHEN scale = 11 THEN 6 ELSE 1 END
+               GROUP BY reason ORDER BY COUNT(*) DESC, reason LIMIT ?""",
+            (first_day, last_day, limit),
+        ).fetchall()
+        return [(str(r), int(n)) for r, n in rows]
 
     def today(self) -> str:
         return datetime.now(self.tz).date().isoformat()

@@ -163,7 +163,9 @@ class SyncAgent:
         while True:
             if kind == "message":
                 self._handle_ack(data)
-            elif kind == "connected":
+            if kind in ("connected", "disconnected"):
+                self.store.set_meta("agent_connected", "1" if kind == "connected" else "0")
+            if kind == "connected":
                 log.info("connected to %s; %d batches to resend", self.config.broker.url, len(self.inflight))
                 now = time.monotonic()
                 for batch in self.inflight.values():
@@ -272,6 +274,7 @@ class SyncAgent:
             self.client.disconnect()
         finally:
             self.client.loop_stop()
+            self.store.set_meta("agent_connected", "0")
             log.info(
                 "agent stopped: %d events synced this run, backlog %d",
                 self.stats.events_synced, self.store.backlog(),

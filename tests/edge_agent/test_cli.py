@@ -116,7 +116,14 @@ def test_report_json_counts_match_taps(capsys: pytest.CaptureFixture[str], confi
     assert by_question["nps"]["counts"] == [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]
     assert by_question["nps"]["n"] == 1
     assert "nps" in by_question["nps"] and "nps" not in by_question["default"]
-    assert report["sync"] == {"backlog": 6, "synced": 0, "rejected": 0, "last_sync": None}
+    assert report["sync"] == {
+        "connected": False,
+        "backlog": 6,
+        "synced": 0,
+        "rejected": 0,
+        "last_sync": None,
+        "clock_ok": True,
+    }
 
 
 def test_report_of_another_day_is_empty(capsys: pytest.CaptureFixture[str], config: Path) -> None:
@@ -141,7 +148,7 @@ def test_report_text(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     assert "    counts (most negative first): 0 0 1 2" in lines
     assert any(line.startswith("    Happy Index ") for line in lines)
     assert "    (fewer than 30 answers: treat with care)" in lines
-    assert lines[-1] == "  sync: backlog 3, synced 0, rejected 0, last sync never"
+    assert lines[-1] == "  sync: not connected, backlog 3, synced 0, rejected 0, last sync never, clock ok"
 
 
 def test_report_text_without_answers(capsys: pytest.CaptureFixture[str], config: Path) -> None:
