@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from edge_agent import __version__
-from hub.api.routes import fleet, health, scores
+from hub.api.routes import alerts, export, fleet, health, locations, metrics, reasons, scores, surveys
 from hub.core.config import HubSettings
 from hub.ingest import IngestService
 from hub.storage.sqlite import SqliteStorage
@@ -41,7 +41,6 @@ def create_app(settings: HubSettings, with_ingest: bool = True) -> FastAPI:
         description="HQ API for in-store smiley feedback. Every /api call needs `Authorization: Bearer <token>`.",
         lifespan=lifespan,
     )
-    app.include_router(health.router)
-    app.include_router(scores.router)
-    app.include_router(fleet.router)
+    for module in (health, metrics, scores, reasons, export, locations, fleet, surveys, alerts):
+        app.include_router(module.router)
     return app

@@ -90,4 +90,63 @@ def _v1(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
-MIGRATIONS = [Migration(1, "locations, devices, events, rollups, dead letters, tokens", _v1)]
+def _v2(db: sqlite_utils.Database) -> None:
+    """HQ features: locations with regions and hours, reasons, surveys, alerts, dashboard sessions."""
+    statements = [
+        # region is a '/'-separated path such as 'nordics/helsinki'; opening_hours is JSON
+        # {"mon": ["08:00", "21:00"], ...}; registered locations have timezone_source 'registered'.
+        "ALTER TABLE locations ADD COLUMN opening_hours TEXT",
+        "ALTER TABLE locations ADD COLUMN updated_at TEXT",
+        "CREATE INDEX locations_region ON locations(region)",
+        # Follow-up reasons per location x question x local day x polarity, kept at ingest.
+        """CREATE TABLE rollup_reason (
+            location_id TEXT NOT NULL, question_id TEXT NOT NULL, day TEXT NOT NULL,
+            polarity TEXT NOT NULL CHECK (polarity IN ('negative', 'neutral', 'positive')),
+            reason TEXT NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (location_id, day, question_id, polarity, reason)
+        ) WITHOUT ROWID""",
+        # Range exports walk events by local day without scanning the whole table.
+        "CREATE INDEX events_day_location ON events(local_day, location_id)",
+        """CREATE TABLE surveys (
+            survey_id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
+            created_at TEXT NOT NULL, created_by TEXT,
+            PRIMARY KEY (survey_id, version)
+        )""",
+        """CREATE TABLE survey_assignments (
+            target_kind TEXT NOT NULL CHECK (target_kind IN ('location', 'region')),
+            target TEXT NOT NULL, survey_id TEXT NOT NULL, assigned_at TEXT NOT NULL,
+            PRIMARY KEY (target_kind, target)
+        )""",
+        """CREATE TABLE device_configs (
+            device_id TEXT PRIMARY KEY, survey_id TEXT, version INTEGER, published_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE alert_rules (
+            rule_id INTEGER PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL,
+            scope_kind TEXT NOT NULL CHECK (scope_kind IN ('all', 'region', 'location')), scope TEXT,
+            params TEXT NOT NULL, webhook_url TEXT, enabled INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE alert_events (
+            alert_id INTEGER PRIMARY KEY, rule_id INTEGER NOT NULL, location_id TEXT, device_id TEXT,
+            state TEXT NOT NULL CHECK (state IN ('firing', 'resolved')), fired_at TEXT NOT NULL,
+            resolved_at TEXT, message TEXT NOT NULL, details TEXT
+        )""",
+        "CREATE INDEX alert_events_rule ON alert_events(rule_id, location_id, device_id, state)",
+        """CREATE TABLE webhook_deliveries (
+            delivery_id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL, last_error TEXT, delivered_at TEXT
+        )""",
+        "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at)",
+        """CREATE TABLE sessions (
+            session_hash TEXT PRIMARY KEY, token_id INTEGER NOT NULL, created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )""",
+    ]
+    for sql in statements:
+        db.execute(sql)
+
+
+MIGRATIONS = [
+    Migration(1, "locations, devices, events, rollups, dead letters, tokens", _v1),
+    Migration(2, "regions, opening hours, reasons, surveys, alerts, sessions", _v2),
+]

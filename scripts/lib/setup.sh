@@ -8,12 +8,15 @@ TP_PY="$TP_VENV/bin/python"
 tp_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # tp_need_packages CMD:PACKAGE ... -> installs missing Debian packages when root, else says what to run.
+# CMD is a command the package provides, or "dpkg" for a library package checked with dpkg.
 # Returns 1 (without exiting) when something is missing and cannot be installed.
 tp_need_packages() {
   local missing=() pair cmd pkg
   for pair in "$@"; do
     cmd="${pair%%:*}"; pkg="${pair#*:}"
-    if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ]; then
+    if [ "$cmd" = dpkg ]; then
+      dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    elif ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ]; then
       missing+=("$pkg")
     fi
   done

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from edge_agent.protocol import Event, Rejection, Status
 from hub.storage.base import CountsRow, DeadLetter, IncomingBatch, IngestResult, ScoreQuery, StatusUpdate
 from hub.storage.sqlite import SqliteStorage, hash_token
+from hub.storage.sqlite_schema import MIGRATIONS
 
 RECEIVED = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -435,7 +436,7 @@ def test_data_survives_reopening(db_path: Path) -> None:
         assert again.counts()["events"] == 2
         assert again.verify_token(secret) is not None
         assert ingest(again, batch([ev(1)])).duplicates == 1
-        assert raw(db_path, "PRAGMA user_version") == [(1,)]
+        assert raw(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
         assert raw(db_path, "PRAGMA journal_mode") == [("wal",)]
     finally:
         again.close()
