@@ -1,8 +1,9 @@
-"""``touchpoint-agent``: run the sync daemon, record a tap, print today's report, check a config."""
+"""``touchpoint-agent``: run the sync daemon, record a tap, print today's report, check a config, hash a PIN."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import signal
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from edge_agent import __version__
 from edge_agent.config import ConfigError, DeviceConfig, load_config
+from edge_agent.pin import hash_pin
 from edge_agent.report import day_report, format_report
 from edge_agent.store import DeviceStore, StoreError
 
@@ -20,6 +22,7 @@ EPILOG = """examples:
   touchpoint-agent tap --config device.toml --value 3
   touchpoint-agent report --config device.toml
   touchpoint-agent check --config device.toml
+  touchpoint-agent pin-hash            # prompts twice; prints the line for device.toml
 """
 
 
@@ -50,7 +53,54 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--day", help="local day YYYY-MM-DD (default: today in the device's time zone)")
     report.add_argument("--json", action="store_true", help="print JSON instead of text")
     with_config("check", "validate the config and open the store; exit 0 when the device is ready")
+    pin = sub.add_parser(
+        "pin-hash",
+        help="hash a manager PIN for kiosk.manager_pin_hash in device.toml",
+        description="Hash a manager PIN (4 to 12 digits) with scrypt and print the device.toml line. "
+        "The PIN itself is never stored; only this hash goes into the config.",
+    )
+    pin.add_argument(
+        "--pin-stdin", action="store_true", help="read the PIN from the first line of stdin instead of prompting"
+    )
     return parser
+
+
+def _pin_hash(from_stdin: bool) -> int:
+    """Print ``kiosk.manager_pin_hash = "scrypt$..."``; exit 2 on a PIN that cannot be used."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            print("error: no PIN on stdin", file=sys.stderr)
+            return 2
+        pin = line.strip()
+    else:
+        try:
+            pin = getpass.getpass("Manager PIN (4-12 digits): ")
+            again = getpass.getpass("Repeat the PIN: ")
+        except EOFError:
+            print("\nerror: no PIN entered", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(file=sys.stderr)
+            return 130
+        if again != pin:
+            print("error: the two PINs differ; nothing printed", file=sys.stderr)
+            return 2
+    if not pin.isascii():  # str.isdigit() also takes digits a keypad cannot type, e.g. "١٢٣٤" or "²"
+        print("error: a PIN is 4 to 12 digits 0-9", file=sys.stderr)
+        return 2
+    try:
+        hashed = hash_pin(pin)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f'kiosk.manager_pin_hash = "{hashed}"')
+    print(
+        "paste the line above near the top of device.toml, before any [section]; if the file has a [kiosk] "
+        'section already, put manager_pin_hash = "..." inside it instead',
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _run(config: DeviceConfig) -> int:
@@ -73,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    if args.command == "pin-hash":
+        return _pin_hash(args.pin_stdin)
     try:
         config = load_config(args.config)
         if args.command == "run":

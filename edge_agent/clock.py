@@ -12,7 +12,7 @@ import ctypes.util
 import os
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,13 +27,22 @@ class _Timex(ctypes.Structure):
     _fields_ = [("modes", ctypes.c_uint), ("_rest", ctypes.c_byte * 204)]
 
 
+@lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    # find_library runs ldconfig: once per process, not once per clock check.
+    libc_name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
+    except OSError:
+        return None
+
+
 def _kernel_says_synchronized() -> bool | None:
     """adjtimex(2) in read-only mode; None where it is unavailable."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
+    libc = _libc()
+    if libc is None:
         return None
     try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
         buf = _Timex()
         state = libc.adjtimex(ctypes.byref(buf))
     except (OSError, AttributeError):
@@ -41,6 +50,21 @@ def _kernel_says_synchronized() -> bool | None:
     if state < 0:
         return None
     return bool(state != _TIME_ERROR)
+
+
+def now() -> datetime:
+    """The device's wall clock, UTC. Everything that stamps a tap reads it here.
+
+    The one test seam for a wrong clock: ``TOUCHPOINT_CLOCK_OFFSET_S`` (seconds, may be negative)
+    shifts it, as a Pi that booted at the wrong time would see it. ``scripts/chaos`` sets it per
+    device process, together with ``TOUCHPOINT_CLOCK_OK`` and ``TOUCHPOINT_BOOT_ID``.
+    """
+    wall = datetime.now(UTC)
+    offset = os.environ.get("TOUCHPOINT_CLOCK_OFFSET_S")
+    return wall + timedelta(seconds=float(offset)) if offset else wall
+
+
+_device_now = now  # clock_ok's parameter shadows the name
 
 
 def clock_ok(now: datetime | None = None) -> bool:
@@ -51,7 +75,7 @@ def clock_ok(now: datetime | None = None) -> bool:
     forced = os.environ.get("TOUCHPOINT_CLOCK_OK")
     if forced in ("0", "1"):
         return forced == "1"
-    now = now or datetime.now(UTC)
+    now = now or _device_now()
     if now < EARLIEST_PLAUSIBLE:
         return False
     if _TIMESYNC_FLAG.exists():
@@ -61,9 +85,16 @@ def clock_ok(now: datetime | None = None) -> bool:
     return True if synced is None else synced
 
 
-@lru_cache(maxsize=1)
 def boot_id() -> str:
-    """The kernel's id of this boot; a fresh random id where the kernel has none."""
+    """The kernel's id of this boot; a fresh random id where the kernel has none.
+
+    ``TOUCHPOINT_BOOT_ID`` overrides it, so a test can fake a reboot without rebooting.
+    """
+    return os.environ.get("TOUCHPOINT_BOOT_ID") or _kernel_boot_id()
+
+
+@lru_cache(maxsize=1)
+def _kernel_boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:

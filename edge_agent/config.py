@@ -8,6 +8,7 @@ the message alone.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated
@@ -103,6 +104,9 @@ class KioskConfig(_Section):
     default_language: str | None = Field(default=None, description="default: the survey's first language")
     survey_file: Path | None = Field(default=None, description="a survey JSON file; default: pushed or bundled")
     manager_pin_hash: str | None = Field(default=None, description="from `touchpoint-agent pin-hash`")
+    idle_timeout_s: float | None = Field(
+        default=None, ge=3, le=600, description="back to the question after this idle time; default: the survey's"
+    )
     window_size: tuple[int, int] | None = Field(default=None, description="windowed size, e.g. [800, 480]")
 
     @field_validator("rotation")
@@ -137,10 +141,27 @@ class PanelConfig(_Section):
             raise ValueError(f"buttons: a panel has 4 or 5 buttons (got {len(self.buttons)})")
         if self.leds is not None and len(self.leds) != len(self.buttons):
             raise ValueError(f"leds: needs one pin per button ({len(self.buttons)}), got {len(self.leds)}")
+        if self.buttons:
+            self.combo_indexes()
         pins = [*self.buttons, *(self.leds or []), *([self.status_led] if self.status_led is not None else [])]
         if len(pins) != len(set(pins)):
             raise ValueError(f"a GPIO pin is used twice: {pins}")
         return self
+
+    def combo_indexes(self) -> frozenset[int]:
+        """The manager combination as button indexes 0..n-1 (-1 means the last button)."""
+        n = len(self.buttons)
+        out: set[int] = set()
+        for k in self.manager_combo:
+            if not -n <= k < n:
+                raise ValueError(
+                    f"manager_combo: button index {k} does not exist on a {n}-button panel "
+                    f"(use 0..{n - 1}, or -1 for the last button)"
+                )
+            out.add(k % n)
+        if not out or len(out) != len(self.manager_combo):
+            raise ValueError(f"manager_combo: names the same button twice or none ({self.manager_combo})")
+        return frozenset(out)
 
 
 class DeviceConfig(_Section):
@@ -171,6 +192,10 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
             msg = "is not a known setting (check the spelling)"
         elif err["type"] == "string_pattern_mismatch":
             msg = f"must match {ID_PATTERN} (got {err.get('input')!r})"
+        # A section-level check names its key first ("manager_combo: ..."): fold it into the field.
+        named = re.match(r"^([a-z_]+): (.*)$", msg, re.S)
+        if named and err["loc"]:
+            field, msg = f"{field}.{named.group(1)}", named.group(2)
         lines.append(f"  {field}: {msg}")
     return "\n".join(lines)
 

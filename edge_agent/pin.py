@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import time
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ MAX_LOCK_S = 300.0
 
 def hash_pin(pin: str, *, salt: bytes | None = None) -> str:
     """``scrypt$N$r$p$salt$hash``, for ``kiosk.manager_pin_hash`` in device.toml."""
-    if not (pin.isdigit() and 4 <= len(pin) <= 12):
+    if not re.fullmatch(r"[0-9]{4,12}", pin):
         raise ValueError("a PIN is 4 to 12 digits")
     salt = salt or os.urandom(16)
     digest = hashlib.scrypt(pin.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import NormalDist
+from typing import Literal
 
 from edge_agent.protocol import NPS_SCALE, SCALES
 
@@ -53,8 +55,8 @@ def _betacf(a: float, b: float, x: float) -> float:
     return h
 
 
-def _t_tail(t: float, df: int) -> float:
-    """P(T > t) for t >= 0, via the regularized incomplete beta I_x(df/2, 1/2) / 2."""
+def _t_tail(t: float, df: float) -> float:
+    """P(T > t) for t >= 0, via the regularized incomplete beta I_x(df/2, 1/2) / 2 (any real df > 0)."""
     if t == 0:
         return 0.5
     a, b = df / 2, 0.5
@@ -111,6 +113,12 @@ def t_quantile(p: float, df: int) -> float:
         if done:
             break
     return sign * t
+
+
+@lru_cache(maxsize=4096)
+def _t975(df: int) -> float:
+    """t_quantile(0.975, df), memoised: a report with thousands of rows needs only a few distinct df."""
+    return t_quantile(0.975, df)
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
@@ -182,7 +190,7 @@ def _happy_index(counts: Sequence[int], n: int, scale: int) -> tuple[float, tupl
     s = math.sqrt(sum(c * (v - mean) ** 2 for v, c in enumerate(counts)) / (n - 1))
     if s == 0:
         return index, (index, index)
-    half = t_quantile(0.975, n - 1) * s / math.sqrt(n) * k
+    half = _t975(n - 1) * s / math.sqrt(n) * k
     return index, (max(0.0, index - half), min(100.0, index + half))
 
 
@@ -252,3 +260,76 @@ def band(happy_index: float | None) -> str:
     if happy_index < BAND_AMBER_BELOW:
         return "amber"
     return "green"
+
+
+# --- polarity and significance (HQ comparisons) --------------------------------
+
+Polarity = Literal["negative", "neutral", "positive"]
+ALPHA = 0.05
+
+
+def polarity(value: int, scale: int) -> Polarity:
+    """The box an answer falls in, with the same boundaries as % positive and % negative in :func:`score`.
+
+    Negative: the two lowest faces, or 0-6 on the 0..10 scale. Positive: the top two, or 9-10.
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale}")
+    if not 0 <= value < scale:
+        raise ValueError(f"value {value} is outside the scale 0..{scale - 1}")
+    if value >= scale - 2:
+        return "positive"
+    if value <= (6 if scale == NPS_SCALE else 1):
+        return "negative"
+    return "neutral"
+
+
+@dataclass(frozen=True)
+class Significance:
+    """A two-sided test of "no difference": its statistic, p-value and verdict at the 95% level."""
+
+    statistic: float
+    p_value: float
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < ALPHA
+
+
+def two_proportion_z_test(x1: int, n1: int, x2: int, n2: int) -> Significance | None:
+    """Pooled two-proportion z-test, for "did % positive really change?"; None when a side has no answers."""
+    if n1 <= 0 or n2 <= 0:
+        return None
+    if not (0 <= x1 <= n1 and 0 <= x2 <= n2):
+        raise ValueError(f"successes must be within 0..n, got {x1}/{n1} and {x2}/{n2}")
+    pooled = (x1 + x2) / (n1 + n2)
+    variance = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
+    if variance == 0:  # both 0% or both 100%: nothing changed
+        return Significance(0.0, 1.0)
+    z = (x1 / n1 - x2 / n2) / math.sqrt(variance)
+    return Significance(z, min(1.0, 2 * _NORMAL.cdf(-abs(z))))
+
+
+def _mean_var(counts: Sequence[int]) -> tuple[int, float, float]:
+    n = sum(counts)
+    mean = sum(v * c for v, c in enumerate(counts)) / n
+    return n, mean, sum(c * (v - mean) ** 2 for v, c in enumerate(counts)) / (n - 1)
+
+
+def welch_t_test(counts1: Sequence[int], counts2: Sequence[int]) -> Significance | None:
+    """Welch's unequal-variance t-test on the mean answer, from counts (so on the Happy Index, whose scaling cancels).
+
+    Uses the Welch-Satterthwaite df, fractional as in R's ``t.test``. None when a side has fewer than 2 answers.
+    """
+    if len(counts1) != len(counts2):
+        raise ValueError(f"cannot compare counts of different scales ({len(counts1)} and {len(counts2)})")
+    if sum(counts1) < 2 or sum(counts2) < 2:
+        return None
+    n1, m1, v1 = _mean_var(counts1)
+    n2, m2, v2 = _mean_var(counts2)
+    a, b = v1 / n1, v2 / n2
+    if a + b == 0:  # no spread on either side: the means either match or differ for certain
+        return Significance(0.0, 1.0) if m1 == m2 else Significance(math.copysign(math.inf, m1 - m2), 0.0)
+    t = (m1 - m2) / math.sqrt(a + b)
+    df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1))
+    return Significance(t, min(1.0, 2 * _t_tail(abs(t), df)))

@@ -70,7 +70,17 @@ def _v1(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
-MIGRATIONS = [Migration(1, "events, daily counts, meta", _v1)]
+def _v2(db: sqlite_utils.Database) -> None:
+    # Re-dating (edge_agent/redate.py): which taps were re-dated once the clock was trusted, and a
+    # tiny partial index over the pending taps still waiting for a trustworthy clock.
+    db.execute("ALTER TABLE events ADD COLUMN redated INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX events_unclocked ON events(seq) WHERE sync_state = 0 AND clock_ok = 0")
+
+
+MIGRATIONS = [
+    Migration(1, "events, daily counts, meta", _v1),
+    Migration(2, "re-dating: redated flag, index of pending taps recorded with an untrusted clock", _v2),
+]
 
 
 @dataclass(frozen=True)
@@ -154,7 +164,7 @@ class DeviceStore:
             raise ValueError(f"value must be 0..{scale - 1} on a {scale}-point scale, got {value}")
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-        now = (now or datetime.now(UTC)).astimezone(UTC)
+        now = (now or clock.now()).astimezone(UTC)  # clock.now(): the device's wall clock, right or wrong
         local = now.astimezone(self.tz)
         try:
             # Validate with the wire model before writing: a stored tap must be one the hub accepts.
@@ -193,30 +203,45 @@ class DeviceStore:
 
     def set_reason(self, event_id: str, reason: str | None) -> bool:
         """Attach a follow-up reason to a tap not yet synced, and release its hold."""
-        with self.write() as conn:
-            cur = conn.execute(
-                "UPDATE events SET reason = ?, hold_until = NULL WHERE id = ? AND sync_state = 0",
-                (reason, event_id),
-            )
+        try:
+            with self.write() as conn:
+                cur = conn.execute(
+                    "UPDATE events SET reason = ?, hold_until = NULL WHERE id = ? AND sync_state = 0",
+                    (reason, event_id),
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"reason not stored in {self.path}: {exc}") from exc
         return cur.rowcount == 1
 
     # --- sync --------------------------------------------------------------
 
-    def pending_after(self, after_seq: int, limit: int, now: float | None = None) -> list[dict[str, object]]:
-        """Up to ``limit`` pending events with seq above ``after_seq``, oldest first, as protocol dicts."""
+    def pending_after(
+        self, after_seq: int, limit: int, now: float | None = None, *, hold_unclocked: tuple[str, int] | None = None
+    ) -> list[dict[str, object]]:
+        """Up to ``limit`` pending events with seq above ``after_seq``, oldest first, as protocol dicts.
+
+        ``hold_unclocked=(boot_id, since_mono_ms)`` keeps back taps of that boot recorded with an
+        untrusted clock at or after ``since_mono_ms``: they can still be re-dated (edge_agent/redate.py).
+        """
         now = time.time() if now is None else now
+        held = ""
+        params: list[object] = [after_seq, now]
+        if hold_unclocked is not None:
+            held = " AND NOT (clock_ok = 0 AND boot_id IS ? AND mono_ms >= ?)"
+            params += list(hold_unclocked)
         rows = self.db.execute(
-            """SELECT id, seq, ts, tz, clock_ok, question_id, scale, value, reason, source, misuse,
-                      survey_version, boot_id, mono_ms
-               FROM events WHERE sync_state = 0 AND seq > ? AND (hold_until IS NULL OR hold_until <= ?)
+            f"""SELECT id, seq, ts, tz, clock_ok, question_id, scale, value, reason, source, misuse,
+                      survey_version, boot_id, mono_ms, redated
+               FROM events WHERE sync_state = 0 AND seq > ? AND (hold_until IS NULL OR hold_until <= ?){held}
                ORDER BY seq LIMIT ?""",
-            (after_seq, now, limit),
+            (*params, limit),
         ).fetchall()
         return [
             {
                 "id": r[0], "seq": r[1], "ts": r[2], "tz": r[3], "clock_ok": bool(r[4]),
                 "question_id": r[5], "scale": r[6], "value": r[7], "reason": r[8], "source": r[9],
                 "misuse": bool(r[10]), "survey_version": r[11], "boot_id": r[12], "mono_ms": r[13],
+                **({"redated": True} if r[14] else {}),  # optional on the wire: only when true
             }
             for r in rows
         ]  # fmt: skip

@@ -9,10 +9,13 @@ the hub or broker is away for days: the backlog waits on disk, not in RAM.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
 import random
+import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,15 +25,26 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from edge_agent import __version__, clock
+from edge_agent import __version__, clock, redate, sdnotify
 from edge_agent.config import DeviceConfig
-from edge_agent.mqtt import make_client, session_kwargs
+from edge_agent.config_push import store_pushed_config
+from edge_agent.connection import FailureLog, build_client, describe_connect_failure, describe_refusal
+from edge_agent.mqtt import session_kwargs
 from edge_agent.protocol import Ack, Status, format_ts, topic
 from edge_agent.store import DeviceStore
 
 log = logging.getLogger("touchpoint.agent")
 PRUNE_EVERY_S = 3600.0
 PROGRESS_EVERY_S = 10.0
+REDATE_EVERY_S = 1.0  # how often to look for held taps to re-date once the clock is trusted
+
+
+def send_without_delay(client: mqtt.Client) -> None:
+    """Turn Nagle off on the broker connection (paho leaves it on): a small publish right after our PUBACK
+    otherwise waits for the broker's delayed TCP ACK, about 40 ms on Linux."""
+    sock = client.socket()
+    with contextlib.suppress(OSError, AttributeError):  # not a TCP socket (e.g. a test double)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
 
 
 @dataclass
@@ -67,34 +81,37 @@ class SyncAgent:
         self._ack_topic = topic(config.location_id, config.device_id, "ack")
         self._events_topic = topic(config.location_id, config.device_id, "events")
         self._status_topic = topic(config.location_id, config.device_id, "status")
+        self._config_topic = topic(config.location_id, config.device_id, "config")  # hub-pushed survey, retained
         self._acked_since_status = False
+        self._failures = FailureLog(log)  # connect failures, said once, not per retry
+        self._next_redate = 0.0
         self.client = self._build_client()
 
     # --- MQTT plumbing (paho's thread) ---------------------------------------
 
     def _build_client(self) -> mqtt.Client:
-        broker = self.config.broker
-        client = make_client(
-            self.config.device_id,
-            version=broker.mqtt_version,
-            username=broker.username,
-            password=broker.password(),
-            ca_file=broker.ca_file,
-            tls=broker.tls,
-        )
+        client = build_client(self.config.broker, self.config.device_id)  # ConfigError names a bad file
         client.will_set(self._status_topic, self._status_payload(online=False), qos=1, retain=True)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
 
     def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
         if reason.is_failure:
-            log.error("broker %s refused the connection: %s", self.config.broker.url, reason)
+            self._failures.report(logging.ERROR, describe_refusal(reason, self.config.broker))
             return
+        self._failures.reset()
+        send_without_delay(client)  # a batch published right after acking an ack would wait ~40 ms
         client.subscribe(self._ack_topic, qos=1)
+        client.subscribe(self._config_topic, qos=1)
         self.connected.set()
         self._inbox.put(("connected", None))
+
+    def _on_connect_fail(self, _c: mqtt.Client, _u: object) -> None:
+        # paho calls this inside its `except OSError`, so the exception (e.g. a TLS verify error) is current.
+        self._failures.report(*describe_connect_failure(sys.exc_info()[1], self.config.broker))
 
     def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
         if self.connected.is_set():
@@ -102,7 +119,8 @@ class SyncAgent:
         self.connected.clear()
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
-        self._inbox.put(("message", message.payload))
+        kind = "config" if message.topic == self._config_topic else "message"
+        self._inbox.put((kind, message.payload))
 
     # --- the loop (caller's thread) ------------------------------------------
 
@@ -120,13 +138,17 @@ class SyncAgent:
             **session_kwargs(broker.mqtt_version, self.config.sync.session_expiry_s),
         )
         self.client.loop_start()
+        sdnotify.notify("READY=1")
+        watchdog = sdnotify.Watchdog()  # systemd restarts a hung loop (WatchdogSec= in the unit)
         next_status = next_prune = next_progress = 0.0
         synced_at_progress = 0
         try:
             while not stop.is_set():
+                watchdog.ping()
                 self._handle_inbox(timeout=self.config.sync.flush_interval_ms / 1000)
                 now = time.monotonic()
                 if self.connected.is_set():
+                    self._redate_if_trusted(now)
                     self._resend_due(now)
                     self._fill_window(now)
                     # Tell HQ promptly when a backlog has drained, not only every status interval.
@@ -162,7 +184,16 @@ class SyncAgent:
             return
         while True:
             if kind == "message":
-                self._handle_ack(data)
+                acks = [data]  # acks waiting together are marked in one store transaction: one fsync, not one each
+                while (item := self._inbox_nowait()) is not None and item[0] == "message":
+                    acks.append(item[1])
+                self._handle_acks(acks)
+                if item is None:
+                    return
+                kind, data = item
+                continue
+            if kind == "config":
+                store_pushed_config(self.store, data)  # logs what it received or why it refused it
             if kind in ("connected", "disconnected"):
                 self.store.set_meta("agent_connected", "1" if kind == "connected" else "0")
             if kind == "connected":
@@ -177,14 +208,37 @@ class SyncAgent:
             except queue.Empty:
                 return
 
-    def _handle_ack(self, payload: bytes) -> None:
+    def _inbox_nowait(self) -> tuple[str, Any] | None:
         try:
-            ack = Ack.model_validate_json(payload)
-        except ValidationError as exc:
-            log.error("ignored a malformed ack (%d bytes): %s", len(payload), exc.errors()[0]["msg"])
-            return
+            return self._inbox.get_nowait()
+        except queue.Empty:
+            return None
+
+    def _handle_acks(self, payloads: list[bytes]) -> None:
+        """Acks in arrival order; each run of acks without rejections is marked synced in one transaction."""
+        run: list[Ack] = []
+        for payload in [*payloads, None]:
+            ack = None
+            if payload is not None:
+                try:
+                    ack = Ack.model_validate_json(payload)
+                except ValidationError as exc:
+                    log.error("ignored a malformed ack (%d bytes): %s", len(payload), exc.errors()[0]["msg"])
+                    continue
+                if not ack.rejected:
+                    run.append(ack)
+                    continue
+            self.store.mark_synced([i for a in run for i in (*a.accepted, *a.duplicates)])
+            for done in run:
+                self._handle_ack(done, marked=True)
+            run = []
+            if ack is not None:  # one with rejections: on its own, so marks keep their order
+                self._handle_ack(ack)
+
+    def _handle_ack(self, ack: Ack, marked: bool = False) -> None:
         done = ack.accepted + ack.duplicates
-        self.store.mark_synced(done)
+        if not marked:
+            self.store.mark_synced(done)
         if ack.rejected:
             self.store.mark_rejected((r.id, r.error) for r in ack.rejected)
             for r in ack.rejected[:5]:
@@ -209,7 +263,8 @@ class SyncAgent:
     def _fill_window(self, now: float) -> None:
         sync = self.config.sync
         while len(self.inflight) < sync.max_inflight_batches:
-            events = self.store.pending_after(self._cursor(), sync.batch_size)
+            held = redate.hold_window(clock.boot_id(), clock.monotonic_ms())  # this boot's untrusted taps wait
+            events = self.store.pending_after(self._cursor(), sync.batch_size, hold_unclocked=held)
             if not events:
                 return
             batch_id = clock.uuid7()
@@ -231,6 +286,18 @@ class SyncAgent:
             self.inflight[batch_id] = batch
             self._publish(batch)
             self.stats.batches_sent += 1
+
+    def _redate_if_trusted(self, now: float) -> None:
+        """Once the wall clock is trusted, re-date this boot's held taps before they leave the device."""
+        if now < self._next_redate:
+            return
+        self._next_redate = now + REDATE_EVERY_S
+        if not clock.clock_ok():
+            return
+        in_flight = {i for b in self.inflight.values() for i in b.ids}
+        n = redate.redate_pending(self.store, clock.now(), clock.monotonic_ms(), clock.boot_id(), in_flight)
+        if n:
+            log.info("re-dated %d taps recorded before the clock was trusted, from this boot's monotonic clock", n)
 
     def _resend_due(self, now: float) -> None:
         sync = self.config.sync

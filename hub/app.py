@@ -9,9 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from edge_agent import __version__
-from hub.api.routes import alerts, export, fleet, health, locations, metrics, reasons, scores, surveys
+from hub.api.routes import alerts, export, fleet, health, locations, metrics, reasons, scores, surveys, tokens
+from hub.api.routes import quarantine as quarantine_routes
 from hub.core.config import HubSettings
+from hub.dashboard import router as dashboard_router
 from hub.ingest import IngestService
+from hub.services.runtime import start_hq_services
 from hub.storage.sqlite import SqliteStorage
 
 log = logging.getLogger("touchpoint.hub")
@@ -27,10 +30,12 @@ def create_app(settings: HubSettings, with_ingest: bool = True) -> FastAPI:
             ingest = IngestService(storage, settings)
             ingest.start()
         app.state.ingest = ingest
+        app.state.hq = start_hq_services(storage, settings, ingest)  # config push, alerts, webhooks
         log.info("hub ready: db %s, broker %s", settings.db, settings.broker_url)
         try:
             yield
         finally:
+            app.state.hq.stop()
             if ingest is not None:
                 ingest.stop()
             storage.close()
@@ -41,6 +46,8 @@ def create_app(settings: HubSettings, with_ingest: bool = True) -> FastAPI:
         description="HQ API for in-store smiley feedback. Every /api call needs `Authorization: Bearer <token>`.",
         lifespan=lifespan,
     )
-    for module in (health, metrics, scores, reasons, export, locations, fleet, surveys, alerts):
+    for module in (health, metrics, scores, reasons, export, locations, fleet, surveys, alerts, tokens):
         app.include_router(module.router)
+    app.include_router(quarantine_routes.router)  # GET /api/v1/quarantine: kept, never counted (hub/quarantine.py)
+    app.include_router(dashboard_router)  # HTML pages at /, /locations/{id}, /devices, /login
     return app

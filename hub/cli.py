@@ -10,13 +10,23 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from edge_agent import __version__
+from hub.cli_locations import add_location_commands, region_problem, run_location
 from hub.core.config import ENV_PREFIX, HubSettings
+from hub.provisioning.cli import add_broker_actions, add_device_commands, run_broker_action, run_device
 
 EPILOG = f"""examples:
   touchpoint-hub serve --db hub.sqlite --broker mqtt://127.0.0.1:1883 --port 8000
   touchpoint-hub token create --db hub.sqlite --role analyst --name "HQ analytics"
   touchpoint-hub token list --db hub.sqlite
+  touchpoint-hub token create --db hub.sqlite --role analyst --region nordics --name "Nordics team"
+  touchpoint-hub location add --db hub.sqlite --id helsinki-central --name "Helsinki Central" \
+      --region nordics/helsinki --timezone Europe/Helsinki --hours mon-fri=08:00-21:00
+  touchpoint-hub location list --db hub.sqlite
   touchpoint-hub broker --port 1883      # a local Mosquitto (or embedded broker) for trials
+  touchpoint-hub broker certs --out /etc/touchpoint/certs --host hub.example.com
+  touchpoint-hub broker config --db hub.sqlite --out /etc/mosquitto/touchpoint
+  touchpoint-hub device add --db hub.sqlite --location helsinki-central --out bundles/ --tar
+  touchpoint-hub device list --db hub.sqlite
 
 Every serve option can also come from the environment as {ENV_PREFIX}<OPTION>,
 e.g. {ENV_PREFIX}BROKER_PASSWORD, so secrets stay out of process listings.
@@ -45,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--registry",
+        choices=["open", "enforce"],
+        help="enforce: refuse devices not provisioned with `device add` (registered ones are always checked)",
+    )
+    alerting = serve.add_argument_group("alerts and webhooks")
+    alerting.add_argument("--alert-interval-s", type=float, help="evaluate alert rules this often (default 5)")
+    alerting.add_argument("--webhook-retry-base-s", type=float, help="first webhook retry delay (default 5)")
+    alerting.add_argument("--webhook-max-attempts", type=int, help="give a webhook delivery up after this (default 8)")
 
     token = sub.add_parser("token", help="create, list or revoke API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
@@ -63,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     broker.add_argument("--port", type=int, default=1883)
     broker.add_argument("--data-dir", type=Path, default=Path("broker-data"))
     broker.add_argument("--embedded", action="store_true", help="use the embedded amqtt broker (MQTT 3.1.1)")
+    add_broker_actions(broker)  # broker certs | broker config
+    add_device_commands(sub)  # device add | rotate | revoke | list
+    add_location_commands(sub)  # location add | list | update
     return parser
 
 
@@ -92,6 +114,9 @@ def _token(args: argparse.Namespace) -> int:
         if args.token_command == "create":
             if args.region and args.role == "admin":
                 print("error: --region applies to analyst tokens only", file=sys.stderr)
+                return 2
+            if args.region and (problem := region_problem(args.region)):
+                print(f"error: --region: {problem}", file=sys.stderr)
                 return 2
             info, secret = storage.create_token(args.name, args.role, args.region)
             print(f"created {info.role} token {info.token_id} ({info.name}); store it now, it is not shown again:")
@@ -135,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "token":
         return _token(args)
+    if args.command == "location":
+        return run_location(args)
+    if args.command == "device":
+        return run_device(args)
+    if getattr(args, "broker_command", None):
+        return run_broker_action(args)
     return _broker(args)
 
 

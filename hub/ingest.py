@@ -10,11 +10,14 @@ and the device resends it, and the event-id key makes both harmless.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
+import socket
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,10 +41,31 @@ from edge_agent.protocol import (
 )
 from hub.core.config import HubSettings
 from hub.localtime import zone
+from hub.provisioning.gate import RegistryGate
+from hub.services.metrics import Histogram
 from hub.storage.base import DeadLetter, IncomingBatch, StatusUpdate, Storage
 
 log = logging.getLogger("touchpoint.hub.ingest")
+POISON_ATTEMPTS = 3  # failed commits of one group before it is split to isolate a message that cannot be stored
 Classified = IncomingBatch | StatusUpdate | DeadLetter | None
+
+
+def receive_window(group: int) -> int:
+    """Unacked messages the broker may send the hub (MQTT v5 ReceiveMaximum; Mosquitto's own default is 20).
+
+    PUBACKs go out only after each group's commit, so the window must span several groups, or the broker
+    stalls while a group commits and the worker then idles while the next one arrives. Memory stays bounded
+    by the window times the payload size (1 MB at most).
+    """
+    return min(max(4 * group, 100), 65_535)
+
+
+def send_without_delay(client: mqtt.Client) -> None:
+    """Turn Nagle off on the broker connection (paho leaves it on): a small publish right after our PUBACK
+    otherwise waits for the broker's delayed TCP ACK, about 40 ms on Linux."""
+    sock = client.socket()
+    with contextlib.suppress(OSError, AttributeError):  # not a TCP socket (e.g. a test double)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
 
 
 def _mismatch(kind: str, topic_ids: tuple[str, str], payload_ids: tuple[str, str]) -> str | None:
@@ -60,7 +84,7 @@ def _split_events(env: BatchEnvelope, topic_name: str) -> tuple[list[Event], lis
     letters: list[DeadLetter] = []
     for index, raw in enumerate(env.events):
         event_id = raw.get("id") if isinstance(raw, dict) else None
-        label = event_id if isinstance(event_id, str) and len(event_id) <= 64 else f"#{index}"
+        label = event_id if isinstance(event_id, str) and 0 < len(event_id) <= 64 else f"#{index}"
         try:
             good.append(Event.model_validate(raw))
             continue
@@ -130,6 +154,7 @@ class IngestStats:
     duplicates: int = 0
     rejected: int = 0
     dead_letters: int = 0
+    quarantined: int = 0  # accepted into quarantine: untrusted timestamps, never counted
     acks_published: int = 0
     commits: int = 0
     commit_failures: int = 0
@@ -143,6 +168,10 @@ class IngestService:
         self.storage = storage
         self.settings = settings
         self.stats = IngestStats()
+        self.registry = RegistryGate(storage, settings.registry)  # topic ids vs the device registry
+        # --- operations hooks: ack latency for /metrics; devices heard from, for config push ---
+        self.ack_latency = Histogram()  # seconds from MQTT receive to the ack publish
+        self.device_hooks: list[Callable[[Iterable[str]], None]] = []
         self.connected = threading.Event()
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=20_000)
         self._stop = threading.Event()
@@ -170,6 +199,7 @@ class IngestService:
         if reason.is_failure:
             log.error("broker %s refused the hub: %s", self.settings.broker_url, reason)
             return
+        send_without_delay(client)  # acks leave at once, not 40 ms later behind a PUBACK
         for sub in self._subscriptions():
             client.subscribe(sub, qos=1)
         self.connected.set()
@@ -184,11 +214,14 @@ class IngestService:
         self._queue.put(message)  # blocks paho when the worker falls behind: backpressure, not RAM
 
     def start(self) -> None:
+        session = session_kwargs(self.settings.mqtt_version, self.settings.session_expiry_s)
+        if "properties" in session:  # MQTT v5: the broker's window of unacked messages to us (see receive_window)
+            session["properties"].ReceiveMaximum = receive_window(self.settings.max_group_messages)
         self.client.connect_async(
             self.settings.broker_host,
             self.settings.broker_port,
             keepalive=30,
-            **session_kwargs(self.settings.mqtt_version, self.settings.session_expiry_s),
+            **session,
         )
         self.client.loop_start()
         self._worker.start()
@@ -217,6 +250,7 @@ class IngestService:
         batches: list[IncomingBatch] = []
         statuses: list[StatusUpdate] = []
         letters: list[DeadLetter] = []
+        received: list[float] = []  # paho's monotonic receive time of each batch
         for message in group:
             try:
                 item, dead = classify(message.topic, bytes(message.payload))
@@ -226,26 +260,43 @@ class IngestService:
                     None,
                     [DeadLetter(message.topic, f"internal error while validating: {exc!r}", bytes(message.payload))],
                 )
+            item, dead = self.registry.screen(message.topic, bytes(message.payload), item, dead)
             letters.extend(dead)
             if isinstance(item, IncomingBatch):
                 batches.append(item)
+                received.append(message.timestamp)
             elif isinstance(item, StatusUpdate):
                 statuses.append(item)
         for letter in letters:
             log.warning("dead letter from %s: %s", letter.topic, letter.reason)
+        attempts = 0
         while True:
             try:
                 result = self.storage.ingest(batches, statuses, letters, datetime.now(UTC))
                 break
-            except Exception:
+            except Exception as exc:
                 # Without a commit there is no ack; retry rather than drop what the broker handed us.
                 self.stats.commit_failures += 1
+                attempts += 1
                 log.exception("ingest commit failed for %d messages; retrying in 1 s", len(group))
+                if attempts >= POISON_ATTEMPTS and (batches or statuses):
+                    # The same failure again and again: one poison message must not stall the fleet.
+                    if len(group) > 1:
+                        for message in group:  # one commit each, to find it
+                            self._process([message])
+                        return
+                    # Kept as a dead letter, never acked to its device: a genuine batch comes again later.
+                    batches, statuses, received = [], [], []
+                    reason = f"internal error while storing: {exc!r}"[:1000]
+                    letters = [DeadLetter(group[0].topic, reason, bytes(group[0].payload))]
                 if self._stop.wait(1.0):
                     return
         for batch, ack in zip(batches, result.acks, strict=True):
             ack_topic = topic(batch.location_id, batch.device_id, "ack")
             self.client.publish(ack_topic, ack.model_dump_json().encode(), qos=1)
+        acked_at = time.monotonic()
+        for started in received:
+            self.ack_latency.observe(acked_at - started)
         for message in group:
             self.client.ack(message.mid, message.qos)
         s = self.stats
@@ -254,9 +305,14 @@ class IngestService:
         s.duplicates += result.duplicates
         s.rejected += result.rejected
         s.dead_letters += result.dead_letters
+        s.quarantined += result.quarantined
         s.acks_published += len(result.acks)
         s.commits += 1
         s.last_commit_at = datetime.now(UTC).isoformat()
+        if self.device_hooks and (batches or statuses):
+            seen = {b.device_id for b in batches} | {u.status.device_id for u in statuses}
+            for hook in self.device_hooks:
+                hook(seen)  # must be cheap and never raise: it runs on the ingest worker
 
 
 def wait_connected(service: IngestService, timeout: float) -> bool:

@@ -108,6 +108,11 @@ class Hub(Process):
         response.raise_for_status()
         return response.json()
 
+    def request(self, method: str, path: str, role: str = "admin", **kwargs: Any) -> httpx.Response:
+        """Any API call (POST, PUT, PATCH, ...) with a token of ``role``; the caller checks the status."""
+        headers = {"Authorization": f"Bearer {self.token(role)}"}
+        return httpx.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
+
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Read the hub's file directly, as a second opinion beside the API."""
         conn = sqlite3.connect(self.db, timeout=10)

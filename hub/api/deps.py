@@ -1,12 +1,16 @@
-"""Request dependencies: the storage handle and token authentication."""
+"""Request dependencies: the storage handle, token authentication and the caller's region scope."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from hub.services.analytics_errors import AnalyticsError
+from hub.services.analytics_scope import Scope
 from hub.storage.base import Storage, TokenInfo
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `touchpoint-hub token create`.")
@@ -49,3 +53,20 @@ def require_admin(token: TokenDep) -> TokenInfo:
 
 
 AdminDep = Annotated[TokenInfo, Depends(require_admin)]
+
+
+def get_scope(token: TokenDep) -> Scope:
+    """The caller's region scope: an analyst token with a region sees only that subtree."""
+    return Scope.of(token)
+
+
+ScopeDep = Annotated[Scope, Depends(get_scope)]
+
+
+@contextmanager
+def service_errors() -> Iterator[None]:
+    """Turn an analytics service's refusal into an HTTP error carrying its message."""
+    try:
+        yield
+    except AnalyticsError as exc:
+        raise HTTPException(exc.status, str(exc)) from None

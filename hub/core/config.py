@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -29,6 +30,19 @@ class HubSettings(BaseModel):
     max_group_messages: int = Field(default=200, ge=1, le=10_000)
     session_expiry_s: int = Field(default=86_400, ge=0)
     log_level: str = "info"
+    # --- alerts, webhooks and /metrics (HQ operations) ---
+    alert_interval_s: float = Field(default=5.0, gt=0, le=3600, description="How often alert rules are evaluated.")
+    webhook_retry_base_s: float = Field(
+        default=5.0, gt=0, le=3600, description="First webhook retry delay; doubles per attempt, with jitter."
+    )
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100, description="Attempts before a delivery is failed.")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    metrics_auth: bool = Field(default=False, description="Require an API token on /metrics (default: open).")
+    registry: Literal["open", "enforce"] = Field(
+        default="open",
+        description="Device registry check at ingest. Registered devices must publish on their own location and "
+        "must not be revoked; 'enforce' also refuses devices not provisioned with `touchpoint-hub device add`.",
+    )
 
     @property
     def broker_host(self) -> str:

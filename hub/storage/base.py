@@ -14,8 +14,12 @@ from datetime import date, datetime
 from typing import Literal, Protocol
 
 from edge_agent.protocol import Ack, Event, Rejection, Status
+from hub.storage.base_alerts import AlertStorage  # alerts: rules, episodes, webhook deliveries
+from hub.storage.base_analytics import AnalyticsStorage  # analytics: locations, reasons, events export
+from hub.storage.base_quarantine import QuarantineStorage  # events with untrusted timestamps, never counted
+from hub.storage.base_surveys import SurveyStorage  # surveys, assignments, pushed device configs
 
-GroupBy = Literal["location", "day", "hour", "all"]
+GroupBy = Literal["location", "region", "day", "hour", "weekday_hour", "all"]
 Role = Literal["admin", "analyst"]
 
 
@@ -49,6 +53,7 @@ class IngestResult:
     duplicates: int
     rejected: int
     dead_letters: int
+    quarantined: int = 0  # accepted, stored in quarantine, never counted (hub/quarantine.py)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class ScoreQuery:
     group_by: GroupBy = "location"
     location_id: str | None = None
     question_id: str | None = None
+    region: str | None = None  # only this region subtree: 'nordics' takes 'nordics/...' too
+    region_level: int | None = None  # group_by=region: keep this many path segments (None: all)
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,7 @@ class TokenInfo:
     revoked_at: str | None = None
 
 
-class Storage(Protocol):
+class Storage(SurveyStorage, AlertStorage, AnalyticsStorage, QuarantineStorage, Protocol):
     def ingest(
         self,
         batches: list[IncomingBatch],
@@ -90,8 +97,6 @@ class Storage(Protocol):
     ) -> IngestResult: ...
 
     def score_counts(self, query: ScoreQuery) -> list[CountsRow]: ...
-
-    def locations(self) -> list[dict[str, object]]: ...
 
     def devices(self) -> list[dict[str, object]]: ...
 
@@ -106,5 +111,12 @@ class Storage(Protocol):
     def list_tokens(self) -> list[TokenInfo]: ...
 
     def revoke_token(self, token_id: int) -> bool: ...
+
+    # dashboard sessions: only a hash of the session id is stored
+    def create_session(self, session_hash: str, token_id: int, created_at: datetime, expires_at: datetime) -> None: ...
+
+    def session_token(self, session_hash: str, now: datetime) -> tuple[TokenInfo, str] | None: ...
+
+    def delete_session(self, session_hash: str) -> bool: ...
 
     def close(self) -> None: ...

@@ -19,17 +19,21 @@ import sqlite_utils
 from edge_agent.migrate import migrate
 from edge_agent.protocol import format_ts
 from hub.storage.base import (
-    CountsRow,
     DeadLetter,
     IncomingBatch,
     IngestResult,
     Role,
-    ScoreQuery,
     StatusUpdate,
     TokenInfo,
 )
+from hub.storage.sqlite_alerts import SqliteAlerts
+from hub.storage.sqlite_analytics import SqliteAnalytics  # scores, locations, reasons, export
 from hub.storage.sqlite_ingest import ingest_transaction
+from hub.storage.sqlite_quarantine import SqliteQuarantine  # reading the quarantine (untrusted timestamps)
+from hub.storage.sqlite_registry import SqliteRegistryMixin
 from hub.storage.sqlite_schema import MIGRATIONS
+from hub.storage.sqlite_sessions import SqliteSessions
+from hub.storage.sqlite_surveys import SqliteSurveys
 
 BUSY_TIMEOUT_MS = 15_000
 TOKEN_PREFIX = "tp_"
@@ -49,7 +53,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStorage:
+class SqliteStorage(
+    SqliteSessions, SqliteSurveys, SqliteAlerts, SqliteRegistryMixin, SqliteAnalytics, SqliteQuarantine
+):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,44 +99,10 @@ class SqliteStorage:
 
     # --- queries ------------------------------------------------------------
 
-    def score_counts(self, query: ScoreQuery) -> list[CountsRow]:
-        keys = {"location": ["location_id"], "day": ["location_id", "day"], "hour": ["location_id", "hour"]}
-        group = keys.get(query.group_by, [])
-        table = "rollup_hour" if query.group_by == "hour" else "rollup_day"
-        where = ["day BETWEEN ? AND ?"]
-        params: list[object] = [query.start.isoformat(), query.end.isoformat()]
-        if query.location_id:
-            where.append("location_id = ?")
-            params.append(query.location_id)
-        if query.question_id:
-            where.append("question_id = ?")
-            params.append(query.question_id)
-        cols = [*group, "question_id", "scale"]
-        sql = (
-            f"SELECT {', '.join(cols)}, value, SUM(count) FROM {table} WHERE {' AND '.join(where)} "
-            f"GROUP BY {', '.join(cols)}, value ORDER BY {', '.join(cols)}, value"
-        )
-        rows: dict[tuple[object, ...], CountsRow] = {}
-        for r in self._reader().execute(sql, params):
-            key = tuple(r[: len(cols)])
-            row = rows.get(key)
-            if row is None:
-                scale = int(r[len(cols) - 1])
-                row = CountsRow(dict(zip(group, r, strict=False)), str(r[len(group)]), scale, [0] * scale)
-                rows[key] = row
-            row.counts[int(r[len(cols)])] = int(r[len(cols) + 1])
-        return list(rows.values())
-
     def _dicts(self, sql: str, params: tuple[object, ...] = ()) -> list[dict[str, object]]:
         cur = self._reader().execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
-
-    def locations(self) -> list[dict[str, object]]:
-        return self._dicts(
-            "SELECT location_id, name, region, timezone, timezone_source, created_at FROM locations "
-            "ORDER BY location_id"
-        )
 
     def devices(self) -> list[dict[str, object]]:
         rows = self._dicts(

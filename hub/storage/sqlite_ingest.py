@@ -2,9 +2,9 @@
 
 Idempotency is decided here: an event id already stored is a duplicate (acked
 again, counted once); a new id reusing a (device, seq) already taken is
-rejected with its reason. Rollups are incremented only for newly inserted,
-non-misuse events, in the same transaction, so they can never drift from
-the events table.
+rejected with its reason. Rollups (answers by day and hour, follow-up reasons
+by polarity) are incremented only for newly inserted, non-misuse events, in
+the same transaction, so they can never drift from the events table.
 """
 
 from __future__ import annotations
@@ -12,10 +12,15 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import chain, filterfalse
+from operator import itemgetter
+from zoneinfo import ZoneInfo
 
 from edge_agent.protocol import Ack, Rejection, format_ts, topic
+from edge_agent.scores import polarity
 from hub.localtime import local_day_hour, zone
+from hub.quarantine import Screen
 from hub.storage.base import DeadLetter, IncomingBatch, IngestResult, StatusUpdate
 
 _EVENT_COLUMNS = (
@@ -23,6 +28,66 @@ _EVENT_COLUMNS = (
     "reason, source, misuse, survey_version, boot_id, mono_ms, batch_id, received_at"
 )
 _INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({','.join('?' * 20)})"
+
+# Local day and hour per (zone, UTC hour of the timestamp), checked at both ends of that hour: the
+# day and hour themselves when the whole hour maps to one local hour, else the zone's offset when it
+# holds all hour (a :30 or :45 zone), else None (a transition inside the hour: compute each event).
+_LOCAL: dict[tuple[str, str], tuple[str, int] | timedelta | None] = {}
+_LOCAL_MAX = 100_000
+# Row fields by position in _EVENT_COLUMNS: id, misuse, reason, and the rollup keys without the location.
+_ID, _MISUSE, _REASON = itemgetter(0), itemgetter(14), itemgetter(12)
+_DAY_KEY, _HOUR_KEY = itemgetter(9, 5, 10, 11), itemgetter(9, 5, 6, 10, 11)
+_HOUR_END = timedelta(minutes=59, seconds=59, microseconds=999_999)
+
+
+def _hour_rule(ts: datetime, tz: ZoneInfo) -> tuple[str, int] | timedelta | None:
+    start = ts.replace(minute=0, second=0, microsecond=0)
+    try:
+        offset = start.astimezone(tz).utcoffset()
+        if offset is None or (start + _HOUR_END).astimezone(tz).utcoffset() != offset:
+            return None
+        first, last = local_day_hour(start, tz), local_day_hour(start + _HOUR_END, tz)
+    except (OverflowError, ValueError):  # the hour reaches past datetime's range: compute each event
+        return None
+    return first if first == last else offset
+
+
+def _local_day_hour(ts: datetime, ts_text: str, tz_name: str, tz: ZoneInfo) -> tuple[str, int]:
+    """``local_day_hour(ts, tz)`` for a UTC ``ts`` rendered as ``ts_text``, without a zone lookup per event."""
+    key = (tz_name, ts_text[:13])
+    if key in _LOCAL:
+        rule = _LOCAL[key]
+    else:
+        if len(_LOCAL) >= _LOCAL_MAX:
+            _LOCAL.clear()
+        rule = _LOCAL[key] = _hour_rule(ts, tz)
+    if rule is None:
+        return local_day_hour(ts, tz)
+    if isinstance(rule, timedelta):
+        local = ts + rule
+        return local.date().isoformat(), local.hour
+    return rule
+
+
+_ROW_MARKS = f"({','.join('?' * (_EVENT_COLUMNS.count(',') + 1))})"
+_ROWS_PER_INSERT = 100
+_INSERTS: dict[int, str] = {}
+
+
+def _insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
+    """``executemany(_INSERT_EVENT, rows)`` as one multi-row INSERT per 100 rows, with the same outcome.
+
+    executemany steps SQLite once per row, releasing and retaking the GIL each time; with paho's network
+    thread busy reading the next messages, every retake waits for it, which doubled the cost of a row.
+    """
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        sql = _INSERTS.get(len(chunk))
+        if sql is None:
+            sql = _INSERTS[len(chunk)] = (
+                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES {','.join([_ROW_MARKS] * len(chunk))}"
+            )
+        conn.execute(sql, list(chain.from_iterable(chunk)))
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
@@ -65,9 +130,11 @@ def ingest_transaction(
     now = format_ts(received_at)
     zones = _location_zones(conn, batches, now) if batches else {}
     existing = _existing_ids(conn, [e.id for b in batches for e in b.events])
+    held = Screen.load(conn, batches, received_at)  # untrusted timestamps: stored apart, never counted
     seen: set[str] = set()
     day_counts: Counter[tuple[str, str, str, int, int]] = Counter()
     hour_counts: Counter[tuple[str, str, str, int, int, int]] = Counter()
+    reason_counts: Counter[tuple[str, str, str, str, str]] = Counter()  # (location, question, day, polarity, reason)
     acks: list[Ack] = []
     letters = list(dead_letters)
     inserted = duplicates = rejected = 0
@@ -79,21 +146,25 @@ def ingest_transaction(
         refused = list(b.rejected)
         rows = []
         for e in b.events:
-            if e.id in existing or e.id in seen:
+            if e.id in existing or e.id in seen or e.id in held.known:
                 dupes.append(e.id)
                 continue
             seen.add(e.id)
-            day, hour = local_day_hour(e.ts, tz)
+            if held.divert(b, e, tz, now):  # kept in quarantine and acked, but never counted on a guessed day
+                accepted.append(e.id)
+                continue
+            ts = format_ts(e.ts)
+            day, hour = _local_day_hour(e.ts, ts, tz.key, tz)
             rows.append(
                 (
-                    e.id, b.device_id, b.location_id, e.seq, format_ts(e.ts), day, hour, e.tz, int(e.clock_ok),
+                    e.id, b.device_id, b.location_id, e.seq, ts, day, hour, e.tz, int(e.clock_ok),
                     e.question_id, e.scale, e.value, e.reason, e.source, int(e.misuse), e.survey_version,
                     e.boot_id, e.mono_ms, b.batch_id, now,
                 )
             )  # fmt: skip
         try:
             conn.execute("SAVEPOINT batch")
-            conn.executemany(_INSERT_EVENT, rows)
+            _insert_events(conn, rows)
             conn.execute("RELEASE batch")
             good = rows
         except sqlite3.IntegrityError:
@@ -111,11 +182,16 @@ def ingest_transaction(
                     seen.discard(str(row[0]))  # never stored, so a later copy is not a duplicate
                     events_topic = topic(b.location_id, b.device_id, "events")
                     letters.append(DeadLetter(events_topic, f"event {row[0]}: {error}", repr(row).encode()))
-        for row in good:
-            accepted.append(str(row[0]))
-            if not row[14]:  # misuse answers are stored but never counted
-                day_counts[(b.location_id, str(row[9]), str(row[5]), int(row[10]), int(row[11]))] += 1
-                hour_counts[(b.location_id, str(row[9]), str(row[5]), int(row[6]), int(row[10]), int(row[11]))] += 1
+        accepted.extend(map(_ID, good))
+        counted = list(filterfalse(_MISUSE, good))  # misuse answers are stored but never counted
+        for key, n in Counter(map(_DAY_KEY, counted)).items():  # counted per batch in C, then per location
+            day_counts[(b.location_id, *key)] += n
+        for key, n in Counter(map(_HOUR_KEY, counted)).items():
+            hour_counts[(b.location_id, *key)] += n
+        for row in filter(_REASON, counted):  # the follow-up reason, if the shopper gave one
+            if str(row[12]).strip():
+                mood = polarity(int(row[11]), int(row[10]))
+                reason_counts[(b.location_id, str(row[9]), str(row[5]), mood, str(row[12]))] += 1
         conn.execute(
             """INSERT INTO devices (device_id, location_id, first_seen, last_seen, last_batch_id, last_batch_at,
                                    events_received)
@@ -140,13 +216,18 @@ def ingest_transaction(
         "VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET count = count + excluded.count",
         [(*k, n) for k, n in hour_counts.items()],
     )
+    conn.executemany(
+        "INSERT INTO rollup_reason (location_id, question_id, day, polarity, reason, count) VALUES (?,?,?,?,?,?) "
+        "ON CONFLICT DO UPDATE SET count = count + excluded.count",
+        [(*k, n) for k, n in reason_counts.items()],
+    )
     for s in statuses:
         _apply_status(conn, s, now)
     conn.executemany(
         "INSERT INTO dead_letters (received_at, topic, reason, payload) VALUES (?, ?, ?, ?)",
         [(now, d.topic, d.reason, d.payload) for d in letters],
     )
-    return IngestResult(acks, inserted, duplicates, rejected, len(letters))
+    return IngestResult(acks, inserted, duplicates, rejected, len(letters), quarantined=held.flush(conn))
 
 
 def _apply_status(conn: sqlite3.Connection, update: StatusUpdate, now: str) -> None:

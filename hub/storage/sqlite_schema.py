@@ -146,7 +146,68 @@ def _v2(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
+def _v3(db: sqlite_utils.Database) -> None:
+    """Device registry: broker accounts of provisioned devices and the hub, and provisioning defaults."""
+    statements = [
+        # One row per broker login. password_hash is Mosquitto's PBKDF2-SHA512 ($7$) hash, never the
+        # password. A device's username is its device_id, bound to one location; revoked rows stay.
+        """CREATE TABLE broker_accounts (
+            username TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('device', 'hub')),
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            location_id TEXT,
+            rotated_at TEXT,
+            revoked_at TEXT,
+            CHECK (role = 'hub' OR location_id IS NOT NULL)
+        )""",
+        # Defaults remembered between `device add` runs: broker_url, ca_file, broker_dir, broker_pidfile.
+        "CREATE TABLE registry_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ]
+    for sql in statements:
+        db.execute(sql)
+
+
+def _v4(db: sqlite_utils.Database) -> None:
+    """Quarantine: events whose timestamp the hub cannot trust, stored but never counted (hub/quarantine.py)."""
+    statements = [
+        # The same columns as events, plus why. claimed_day/claimed_hour are the local day and hour the
+        # event's own timestamp would give: shown, never counted. A quarantined id is never stored in
+        # events too: ingest checks both tables before inserting either.
+        """CREATE TABLE quarantine (
+            pk INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            device_id TEXT NOT NULL,
+            location_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            ts TEXT NOT NULL,
+            claimed_day TEXT NOT NULL,
+            claimed_hour INTEGER NOT NULL,
+            tz TEXT NOT NULL,
+            clock_ok INTEGER NOT NULL,
+            question_id TEXT NOT NULL,
+            scale INTEGER NOT NULL,
+            value INTEGER NOT NULL,
+            reason TEXT,
+            source TEXT NOT NULL,
+            misuse INTEGER NOT NULL,
+            survey_version INTEGER,
+            boot_id TEXT,
+            mono_ms INTEGER,
+            batch_id TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            cause TEXT NOT NULL CHECK (cause IN ('clock_not_ok', 'future', 'before_floor', 'before_provisioning')),
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX quarantine_device ON quarantine(device_id, pk)",
+    ]
+    for sql in statements:
+        db.execute(sql)
+
+
 MIGRATIONS = [
     Migration(1, "locations, devices, events, rollups, dead letters, tokens", _v1),
     Migration(2, "regions, opening hours, reasons, surveys, alerts, sessions", _v2),
+    Migration(3, "device registry: broker accounts (hashed passwords), revocation, provisioning defaults", _v3),
+    Migration(4, "quarantine of events with untrusted timestamps: stored, visible, never counted", _v4),
 ]

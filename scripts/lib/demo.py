@@ -25,6 +25,7 @@ from hub.broker import free_port, start_local_broker
 from simulate import DEMO_LOCATIONS, SimLocation, backfill, live_tap
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "TOUCHPOINT_CLOCK_OK": os.environ.get("TOUCHPOINT_CLOCK_OK", "1")}
+os.environ.setdefault("TOUCHPOINT_CLOCK_OK", "1")  # this process records the taps: the hub quarantines untrusted ones
 
 
 def parse_args() -> argparse.Namespace:
@@ -112,6 +113,7 @@ class Demo:
             f"({at_hub / took:.0f} taps/s end to end, agent start-up included)")  # fmt: skip
         threading.Thread(target=self._tap_live, args=(locations, stores), daemon=True).start()
         curl = f"curl -s -H 'Authorization: Bearer {token}' '{url}/api/v1/scores?from={start}&to={end}'"
+        say(f"dashboard: {url}/   (sign in with the token below)")
         say(f"hub API:   {url}   (OpenAPI docs: {url}/docs)")
         say(f"token:     {token}")
         say(f"try:       {curl}")

@@ -351,7 +351,7 @@ def test_reopening_is_a_no_op_migration(db_path: Path) -> None:
     conn = sqlite3.connect(str(db_path))
     try:
         db = sqlite_utils.Database(conn)
-        assert current_version(db) == len(MIGRATIONS) == 1
+        assert current_version(db) == len(MIGRATIONS) == 2  # 2: re-dating (redated flag)
         assert migrate(db, MIGRATIONS, "device store") == []
         assert set(db.table_names()) >= {"events", "daily_counts", "meta"}
     finally:
@@ -367,7 +367,7 @@ def test_a_newer_schema_is_refused(db_path: Path) -> None:
     conn = sqlite3.connect(str(db_path))
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     conn.close()
-    with pytest.raises(SchemaTooNewError, match=r"schema version 2, newer than this release knows \(1\)"):
+    with pytest.raises(SchemaTooNewError, match=r"schema version 3, newer than this release knows \(2\)"):
         DeviceStore(db_path)
 
 

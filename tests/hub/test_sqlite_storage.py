@@ -220,7 +220,7 @@ def two_stores(storage: SqliteStorage) -> SqliteStorage:
                 ev(2, value=3, ts=t),
                 ev(3, value=3, ts=t + timedelta(hours=1)),
                 ev(4, value=10, scale=11, question_id="nps", ts=t),
-                ev(5, value=2, ts=t + timedelta(days=1)),
+                ev(5, value=2, ts=t + timedelta(days=1, minutes=-10)),  # not after RECEIVED: else quarantined
                 ev(6, value=1, ts=t - timedelta(days=1)),
             ]
         ),

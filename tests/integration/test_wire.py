@@ -148,13 +148,14 @@ def test_a_tap_late_in_the_evening_lands_on_the_local_day(hub: Hub, make_agent: 
     agent, config_path = make_agent("dev-tz", "store-tz", "Europe/Helsinki")
     config = load_config(config_path)
     with DeviceStore(config.store.path, config.timezone) as store:
-        store.record(3, "default", 4, now=datetime(2026, 11, 22, 21, 30, tzinfo=UTC))  # 23:30 on the 22nd
-        store.record(0, "default", 4, now=datetime(2026, 11, 22, 22, 30, tzinfo=UTC))  # 00:30 on the 23rd
+        # A past year: the hub quarantines taps stamped more than 10 minutes ahead of its own clock.
+        store.record(3, "default", 4, now=datetime(2025, 11, 22, 21, 30, tzinfo=UTC))  # 23:30 on the 22nd
+        store.record(0, "default", 4, now=datetime(2025, 11, 22, 22, 30, tzinfo=UTC))  # 00:30 on the 23rd
     agent.start()
     wait_until(lambda: backlog(config.store.path) == 0, 20, "the agent to sync")
-    days = hub.get("/api/v1/scores", group_by="day", **{"from": "2026-11-21", "to": "2026-11-24"})["rows"]
-    assert [(r["day"], r["counts"]) for r in days] == [("2026-11-22", [0, 0, 0, 1]), ("2026-11-23", [1, 0, 0, 0])]
-    hours = hub.get("/api/v1/scores", group_by="hour", **{"from": "2026-11-22", "to": "2026-11-23"})["rows"]
+    days = hub.get("/api/v1/scores", group_by="day", **{"from": "2025-11-21", "to": "2025-11-24"})["rows"]
+    assert [(r["day"], r["counts"]) for r in days] == [("2025-11-22", [0, 0, 0, 1]), ("2025-11-23", [1, 0, 0, 0])]
+    hours = hub.get("/api/v1/scores", group_by="hour", **{"from": "2025-11-22", "to": "2025-11-23"})["rows"]
     assert sorted((r["hour"], r["n"]) for r in hours) == [(0, 1), (23, 1)]
 
 

@@ -6,19 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from hub.api.deps import AdminDep, StorageDep, TokenDep
+from hub.api.deps import AdminDep, ScopeDep, StorageDep
+from hub.services.analytics_locations import visible_devices
 
 router = APIRouter(prefix="/api/v1", tags=["fleet"])
 
 
-@router.get("/locations", summary="Known locations and their time zones")
-def locations(storage: StorageDep, _token: TokenDep) -> dict[str, object]:
-    return {"rows": storage.locations()}
+# GET /locations lives in hub/api/routes/locations.py (region-scoped, with the admin edits).
 
 
 @router.get("/devices", summary="Devices: online (retained status and last will), backlog, version, clock")
-def devices(storage: StorageDep, _token: TokenDep) -> dict[str, object]:
-    return {"rows": storage.devices()}
+def devices(storage: StorageDep, scope: ScopeDep) -> dict[str, object]:
+    return {"rows": visible_devices(storage, scope)}  # an analyst with a region sees that region's devices
 
 
 @router.get("/dead-letters", summary="Messages the hub could not ingest, newest first, with the reason (admin)")

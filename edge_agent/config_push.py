@@ -1,0 +1,109 @@
+"""The config message the hub pushes to one device, and how the agent stores it.
+
+Topic ``touchpoint/v1/{location_id}/{device_id}/config``, QoS 1, retained, so a
+device that connects later (or reconnects after days) still gets its current
+survey. Payload ``{"v": 1, "survey_id": "...", "survey": <Survey with version>}``,
+or ``"survey": null`` when HQ withdrew it (the device falls back to its file or
+bundled survey). Hub and agent both use this module, so the two sides cannot
+drift apart.
+
+The agent keeps the survey in the device store's meta table under
+:data:`PUSHED_SURVEY_KEY`, where the kiosk and panel read it
+(``kiosk/survey_source.py``): the survey JSON, or an empty string once withdrawn.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from edge_agent.protocol import PROTOCOL_VERSION, Identifier, describe_error
+from edge_agent.store import DeviceStore
+from edge_agent.survey import Survey
+
+PUSHED_SURVEY_KEY = "pushed_survey"
+MAX_CONFIG_BYTES = 256_000
+
+log = logging.getLogger("touchpoint.agent.config")
+
+
+class ConfigMessage(BaseModel):
+    """Hub to device. Unknown top-level fields are ignored, so a newer hub may add some."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    v: Literal[1]
+    survey_id: Identifier | None = None
+    survey: Survey | None
+
+
+class ConfigMessageError(ValueError):
+    pass
+
+
+def encode_config(survey_id: str | None, survey: Survey | None) -> bytes:
+    """The payload the hub publishes; ``survey=None`` withdraws a pushed survey."""
+    body = {
+        "v": PROTOCOL_VERSION,
+        "survey_id": survey_id if survey is not None else None,
+        "survey": None if survey is None else survey.model_dump(mode="json"),
+    }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def parse_config(payload: bytes) -> ConfigMessage:
+    """Validate a config payload; ConfigMessageError names the offending field."""
+    if len(payload) > MAX_CONFIG_BYTES:
+        raise ConfigMessageError(f"payload of {len(payload)} bytes exceeds {MAX_CONFIG_BYTES}")
+    try:
+        return ConfigMessage.model_validate_json(payload)
+    except ValidationError as exc:
+        raise ConfigMessageError(describe_error(exc, limit=5)) from None
+
+
+def store_pushed_config(store: DeviceStore, payload: bytes) -> bool:
+    """Apply a config message to the store; True if the pushed survey changed.
+
+    An invalid message is logged and ignored: the previous survey stays, so a
+    bad push can never leave a kiosk without a question.
+    """
+    if not payload:
+        return False  # a retained config being cleared by hand: nothing to apply
+    try:
+        message = parse_config(payload)
+    except ConfigMessageError as exc:
+        log.error(
+            "ignored an invalid config from the hub (%d bytes): %s; keeping the previous survey", len(payload), exc
+        )
+        return False
+    try:
+        return _apply(store, message)
+    except sqlite3.Error as exc:
+        # The broker sends the retained config again on the next (re)connect.
+        log.error("could not store the pushed config in %s: %s; keeping the previous survey", store.path, exc)
+        return False
+
+
+def _apply(store: DeviceStore, message: ConfigMessage) -> bool:
+    previous = store.meta(PUSHED_SURVEY_KEY) or ""
+    if message.survey is None:
+        if not previous:
+            return False
+        store.set_meta(PUSHED_SURVEY_KEY, "")
+        log.info("hub withdrew the pushed survey; the device falls back to its file or bundled survey")
+        return True
+    raw = message.survey.model_dump_json()
+    name = message.survey_id or "(unnamed)"
+    if raw == previous:
+        log.debug("survey %s version %d unchanged", name, message.survey.version)
+        return False
+    store.set_meta(PUSHED_SURVEY_KEY, raw)
+    log.info(
+        "received survey %s version %d (question %r, %d-point)",
+        name, message.survey.version, message.survey.question.id, message.survey.question.scale,
+    )  # fmt: skip
+    return True

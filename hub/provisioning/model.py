@@ -1,0 +1,51 @@
+"""The device registry's records and what provisioning needs from the hub's storage.
+
+A registry entry is a broker account: one per device (its username is its
+device id and it is bound to one location) plus the hub's own ingest account.
+Only the Mosquitto hash of each password is stored, never the password.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+AccountRole = Literal["device", "hub"]
+
+
+@dataclass(frozen=True)
+class BrokerAccount:
+    username: str
+    role: AccountRole
+    password_hash: str = field(repr=False)
+    created_at: str
+    location_id: str | None = None
+    rotated_at: str | None = None
+    revoked_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def device_id(self) -> str | None:
+        return self.username if self.role == "device" else None
+
+
+@runtime_checkable
+class RegistryStore(Protocol):
+    """Implemented by :class:`hub.storage.sqlite_registry.SqliteRegistryMixin`."""
+
+    def add_account(self, account: BrokerAccount) -> None: ...
+
+    def accounts(self) -> list[BrokerAccount]: ...
+
+    def account(self, username: str) -> BrokerAccount | None: ...
+
+    def set_account_password(self, username: str, password_hash: str, at: str) -> bool: ...
+
+    def revoke_account(self, username: str, at: str) -> bool: ...
+
+    def registry_setting(self, key: str) -> str | None: ...
+
+    def set_registry_setting(self, key: str, value: str) -> None: ...

@@ -1,0 +1,231 @@
+"""The alert evaluator: a hub thread that checks every enabled rule every few seconds.
+
+Each (rule, location, device) whose condition holds gets one ``firing``
+episode, and its webhook delivery is queued in the same transaction; while it
+stays firing nothing more is sent. When the condition clears, the episode is
+``resolved``; a later breach starts a new one. A rule that fails to evaluate
+leaves its episodes as they are rather than resolving them by mistake.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from edge_agent.protocol import load_zone
+from hub.services.alert_checks import (
+    Tally,
+    Verdict,
+    baseline_days,
+    check_baseline_drop,
+    check_device_offline,
+    check_index_below,
+    check_pct_negative,
+    check_response_count,
+    open_throughout,
+    parse_hours,
+    window_days,
+)
+from hub.services.alert_rules import (
+    BaselineDrop,
+    DeviceOffline,
+    IndexBelow,
+    PctNegative,
+    ResponseCount,
+    WindowParams,
+    parse_params,
+)
+from hub.services.regions import within
+from hub.services.webhooks import slack_body
+from hub.storage.base import Storage
+from hub.storage.base_alerts import AlertKey, AlertRule, CountRow, LocationInfo, NewAlert, RuleSpec
+
+log = logging.getLogger("touchpoint.hub.alerts")
+UTC_ZONE = ZoneInfo("UTC")
+
+
+@dataclass
+class EvalStats:
+    runs: int = 0
+    errors: int = 0
+    fired: int = 0
+    resolved: int = 0
+    last_duration_s: float = 0.0
+
+
+def in_scope(spec: RuleSpec, location_id: str, region: str | None) -> bool:
+    if spec.scope_kind == "location":
+        return location_id == spec.scope
+    if spec.scope_kind == "region":
+        return within(region, spec.scope)
+    return True
+
+
+def _parse_ts(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+class _Windows:
+    """Window counts read once per run, shared by rules with the same window and question."""
+
+    def __init__(self, storage: Storage, now: datetime) -> None:
+        self.storage = storage
+        self.now = now
+        self._cache: dict[tuple[str, float, str | None], list[CountRow]] = {}
+
+    def rows(self, loc: LocationInfo, tz: ZoneInfo, p: WindowParams) -> list[CountRow]:
+        key = (loc.location_id, p.window_min, p.question_id)
+        if key not in self._cache:
+            start = self.now - timedelta(minutes=p.window_min)
+            days = window_days(start, self.now, tz)
+            self._cache[key] = self.storage.window_counts(loc.location_id, days, start, self.now, p.question_id)
+        return self._cache[key]
+
+
+class AlertEvaluator:
+    def __init__(
+        self,
+        storage: Storage,
+        interval_s: float,
+        on_fired: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.storage = storage
+        self.interval_s = interval_s
+        self.on_fired = on_fired
+        self.clock = clock
+        self.stats = EvalStats()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alert-evaluator", daemon=True)
+
+    def start(self) -> None:
+        log.info("alert evaluator running every %.1f s", self.interval_s)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            started = time.monotonic()
+            try:
+                self.run_once()
+            except Exception:  # a storage hiccup must not end alerting: log, count, try next tick
+                self.stats.errors += 1
+                log.exception("alert evaluation failed; retrying in %.1f s", self.interval_s)
+            self.stats.last_duration_s = time.monotonic() - started
+
+    # --- one pass ------------------------------------------------------------------
+
+    def run_once(self, now: datetime | None = None) -> tuple[int, int]:
+        """Evaluate every enabled rule once; returns (fired, resolved)."""
+        now = now or self.clock()
+        self.stats.runs += 1
+        enabled = {r.rule_id: r for r in self.storage.alert_rules() if r.spec.enabled}
+        firing = {a.key: a for a in self.storage.firing_alerts()}
+        if not enabled and not firing:
+            return 0, 0
+        conditions, evaluated = self._conditions(enabled, now)
+        fired = resolved = 0
+        for key, alert in conditions.items():
+            if key not in firing and self._fire(enabled[key.rule_id], alert, now):
+                fired += 1
+        for key, episode in firing.items():
+            # An episode ends when its condition is gone, or its rule is disabled or deleted, never
+            # because its rule failed to evaluate this time.
+            if key in conditions or (key.rule_id in enabled and key.rule_id not in evaluated):
+                continue
+            if self.storage.resolve_alert(episode.alert_id, now):
+                resolved += 1
+                why = "condition cleared" if key.rule_id in enabled else "rule disabled or deleted"
+                log.info("alert %d resolved (%s): %s", episode.alert_id, why, episode.message)
+        self.stats.fired += fired
+        self.stats.resolved += resolved
+        if fired and self.on_fired is not None:
+            self.on_fired()
+        return fired, resolved
+
+    def _conditions(self, enabled: dict[int, AlertRule], now: datetime) -> tuple[dict[AlertKey, NewAlert], set[int]]:
+        """What holds now, per (rule, location, device); and which rules evaluated cleanly."""
+        conditions: dict[AlertKey, NewAlert] = {}
+        evaluated: set[int] = set()
+        windows = _Windows(self.storage, now)
+        locations = self.storage.alert_locations()
+        for rule in enabled.values():
+            try:
+                for key, label, verdict in self._evaluate(rule, locations, windows, now):
+                    conditions[key] = NewAlert(key, f"{label}: {verdict.message}", verdict.details)
+                evaluated.add(rule.rule_id)
+            except Exception:
+                self.stats.errors += 1
+                log.exception(
+                    "alert rule %d (%s) could not be evaluated; its alerts stay as they are",
+                    rule.rule_id,
+                    rule.spec.name,
+                )
+        return conditions, evaluated
+
+    def _fire(self, rule: AlertRule, alert: NewAlert, now: datetime) -> bool:
+        render = functools.partial(slack_body, rule)
+        event = self.storage.fire_alert(alert, now, rule.spec.webhook_url, render)
+        if event is None:
+            return False  # another hub worker opened this episode a moment ago
+        log.warning("alert %d fired: rule %d (%s) %s", event.alert_id, rule.rule_id, rule.spec.name, alert.message)
+        return True
+
+    def _evaluate(
+        self, rule: AlertRule, locations: list[LocationInfo], windows: _Windows, now: datetime
+    ) -> list[tuple[AlertKey, str, Verdict]]:
+        spec = rule.spec
+        params = parse_params(spec.kind, spec.params)
+        out: list[tuple[AlertKey, str, Verdict]] = []
+        if isinstance(params, DeviceOffline):
+            for device in self.storage.device_states():
+                if not in_scope(spec, device.location_id, device.region):
+                    continue
+                verdict = check_device_offline(params, device.online, _parse_ts(device.status_at), now)
+                if verdict is not None:
+                    key = AlertKey(rule.rule_id, device.location_id, device.device_id)
+                    out.append((key, f"{device.location_id}/{device.device_id}", verdict))
+            return out
+        for loc in locations:
+            if not in_scope(spec, loc.location_id, loc.region):
+                continue
+            verdict = self._check_location(params, loc, windows, now)
+            if verdict is not None:
+                out.append((AlertKey(rule.rule_id, loc.location_id), loc.location_id, verdict))
+        return out
+
+    def _check_location(self, params: object, loc: LocationInfo, windows: _Windows, now: datetime) -> Verdict | None:
+        tz = load_zone(loc.timezone) or UTC_ZONE
+        if isinstance(params, PctNegative):
+            return check_pct_negative(params, Tally.of(windows.rows(loc, tz, params)))
+        if isinstance(params, IndexBelow):
+            return check_index_below(params, Tally.of(windows.rows(loc, tz, params)))
+        if isinstance(params, ResponseCount):
+            if loc.devices == 0:
+                return None  # a location with no device cannot answer; nothing to alert on
+            start = now - timedelta(minutes=params.window_min)
+            is_open = open_throughout(parse_hours(loc.opening_hours), start, now, tz)
+            return check_response_count(params, Tally.of(windows.rows(loc, tz, params)).n, is_open)
+        if isinstance(params, BaselineDrop):
+            current = Tally.of(windows.rows(loc, tz, params))
+            if current.n < params.min_n:
+                return None  # skip the baseline read when the window cannot fire anyway
+            local = now.astimezone(tz)
+            days = baseline_days(local.date(), params.weeks)
+            baseline = Tally.of(self.storage.hour_counts(loc.location_id, days, local.hour, params.question_id))
+            return check_baseline_drop(params, current, baseline)
+        raise ValueError(f"no evaluation for parameters {type(params).__name__}")

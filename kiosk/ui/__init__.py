@@ -1,0 +1,1 @@
+"""Kivy screens and widgets of the touchscreen kiosk; imported only where a window may be created."""

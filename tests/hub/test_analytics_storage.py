@@ -1,0 +1,295 @@
+"""SqliteStorage's analytics mixin and the reasons rollup, on real SQLite files."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from edge_agent.protocol import Event
+from hub.storage.base import IncomingBatch, ScoreQuery
+from hub.storage.base_analytics import EventQuery, LocationChanges, LocationSpec, ReasonQuery, Selection
+from hub.storage.sqlite import SqliteStorage
+from hub.storage.sqlite_analytics import day_filters, truncate_region
+
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+HELSINKI = ZoneInfo("Europe/Helsinki")
+REGIONS = {"hel-1": "nordics/finland", "hel-2": "nordics/finland", "sto-1": "nordics/sweden", "x-1": "nordicsx"}
+
+
+class Taps:
+    """Builds events with unique ids and per-device seqs."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+
+    def __call__(
+        self,
+        local: datetime,
+        value: int,
+        *,
+        scale: int = 4,
+        question: str = "q",
+        reason: str | None = None,
+        misuse: bool = False,
+        tz: ZoneInfo = HELSINKI,
+    ) -> Event:
+        self.seq += 1
+        return Event(
+            id=str(uuid.uuid4()), seq=self.seq, ts=local.replace(tzinfo=tz), tz=str(tz), clock_ok=True,
+            question_id=question, scale=scale, value=value, reason=reason, source="touch", misuse=misuse,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
+    s = SqliteStorage(tmp_path / "hub.sqlite")
+    for location_id, region in REGIONS.items():
+        s.register_location(LocationSpec(location_id, location_id.upper(), "Europe/Helsinki", region), NOW)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def ingest(storage: SqliteStorage, location: str, events: list[Event], device: str | None = None) -> None:
+    batch = IncomingBatch(device or f"dev-{location}", location, str(uuid.uuid4()), events)
+    storage.ingest([batch], [], [], NOW)
+
+
+def raw(storage: SqliteStorage, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(storage.path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+# --- the reasons rollup ---------------------------------------------------------------
+
+
+def test_reasons_are_rolled_up_at_ingest_by_polarity_once_and_without_misuse(storage: SqliteStorage) -> None:
+    tap = Taps()
+    day = datetime(2026, 3, 9, 10, 0)
+    events = [
+        tap(day, 0, reason="queue"),  # negative (bottom two of 4)
+        tap(day, 1, reason="queue"),
+        tap(day, 3, reason="staff"),  # positive
+        tap(day, 2, scale=5, question="q5", reason="ok"),  # neutral on a 5-point scale
+        tap(day, 6, scale=11, question="nps", reason="price"),  # detractor
+        tap(day, 8, scale=11, question="nps", reason="price"),  # passive: neutral
+        tap(day, 9, scale=11, question="nps", reason="price"),  # promoter
+        tap(day, 0, reason="queue", misuse=True),  # stored, never counted
+        tap(day, 0, reason="   "),  # blank: no reason
+        tap(day, 0),  # none given
+        tap(datetime(2026, 3, 9, 23, 30), 0, reason="queue"),  # 21:30Z, still the 9th in Helsinki
+        tap(datetime(2026, 3, 10, 0, 30), 0, reason="queue"),  # 22:30Z on the 9th, the 10th in Helsinki
+    ]
+    ingest(storage, "hel-1", events)
+    ingest(storage, "hel-1", events)  # the same again: all duplicates, nothing counted twice
+    rows = raw(storage, "SELECT day, question_id, polarity, reason, count FROM rollup_reason ORDER BY 1, 2, 3, 4")
+    assert rows == [
+        ("2026-03-09", "nps", "negative", "price", 1),
+        ("2026-03-09", "nps", "neutral", "price", 1),
+        ("2026-03-09", "nps", "positive", "price", 1),
+        ("2026-03-09", "q", "negative", "queue", 3),
+        ("2026-03-09", "q", "positive", "staff", 1),
+        ("2026-03-09", "q5", "neutral", "ok", 1),
+        ("2026-03-10", "q", "negative", "queue", 1),
+    ]
+
+
+def test_reasons_rollup_matches_the_events_table(storage: SqliteStorage) -> None:
+    tap = Taps()
+    for i in range(60):
+        local = datetime(2026, 3, 1 + i % 9, 8 + i % 12, 0)
+        ingest(storage, "sto-1", [tap(local, i % 4, reason=["a", "b", None, "=1+1"][i % 4], misuse=i % 11 == 0)])
+    from_events = raw(
+        storage,
+        "SELECT location_id, question_id, local_day, reason, COUNT(*) FROM events "
+        "WHERE misuse = 0 AND reason IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+    )
+    from_rollup = raw(
+        storage,
+        "SELECT location_id, question_id, day, reason, SUM(count) FROM rollup_reason GROUP BY 1, 2, 3, 4 "
+        "ORDER BY 1, 2, 3, 4",
+    )
+    assert from_rollup == from_events and len(from_events) > 10
+
+
+def test_reason_counts_group_filter_and_truncate(storage: SqliteStorage) -> None:
+    tap = Taps()
+    day = datetime(2026, 3, 9, 10, 0)
+    ingest(storage, "hel-1", [tap(day, 0, reason="queue"), tap(day, 0, reason="queue"), tap(day, 1, reason="dirty")])
+    ingest(storage, "hel-2", [tap(day, 0, reason="queue"), tap(day, 3, reason="staff")])
+    ingest(storage, "sto-1", [tap(day, 1, reason="queue")])
+    ingest(storage, "x-1", [tap(day, 1, reason="queue")])
+    span = (date(2026, 3, 9), date(2026, 3, 9))
+    by_region = storage.reason_counts(ReasonQuery(*span, Selection(region="nordics"), "region", 2))
+    assert [(r.keys, r.polarity, r.reason, r.n) for r in by_region] == [
+        ({"region": "nordics/finland"}, "negative", "queue", 3),
+        ({"region": "nordics/finland"}, "negative", "dirty", 1),
+        ({"region": "nordics/finland"}, "positive", "staff", 1),
+        ({"region": "nordics/sweden"}, "negative", "queue", 1),
+    ]  # "nordicsx" is not under "nordics"
+    negative = storage.reason_counts(ReasonQuery(*span, group_by="all", polarity="negative"))
+    assert [(r.reason, r.n) for r in negative] == [("queue", 5), ("dirty", 1)]
+    one = storage.reason_counts(ReasonQuery(*span, Selection(location_id="hel-2")))
+    assert [(r.keys, r.reason) for r in one] == [
+        ({"location_id": "hel-2"}, "queue"),
+        ({"location_id": "hel-2"}, "staff"),
+    ]
+    assert storage.reason_counts(ReasonQuery(date(2026, 3, 10), date(2026, 3, 31))) == []
+
+
+# --- scores by region and by weekday x hour --------------------------------------------------------
+
+
+def test_truncate_region() -> None:
+    assert truncate_region("nordics/finland/helsinki", 1) == "nordics"
+    assert truncate_region("nordics/finland/helsinki", 2) == "nordics/finland"
+    assert truncate_region("nordics/finland/helsinki", 9) == "nordics/finland/helsinki"
+    assert truncate_region("nordics/finland/helsinki", None) == "nordics/finland/helsinki"
+    assert truncate_region(None, 1) == truncate_region("", None) == "(none)"
+
+
+def test_scores_by_region_at_every_level(storage: SqliteStorage) -> None:
+    tap = Taps()
+    day = datetime(2026, 3, 9, 10, 0)
+    ingest(storage, "hel-1", [tap(day, 3), tap(day, 0)])
+    ingest(storage, "hel-2", [tap(day, 3)])
+    ingest(storage, "sto-1", [tap(day, 2)])
+    ingest(storage, "x-1", [tap(day, 1)])
+    ingest(storage, "pop-up", [tap(day, 0)])  # first seen from events: no region
+
+    def regions(level: int | None, region: str | None = None) -> dict[object, list[int]]:
+        query = ScoreQuery(date(2026, 3, 9), date(2026, 3, 9), "region", region=region, region_level=level)
+        return {row.keys["region"]: row.counts for row in storage.score_counts(query)}
+
+    assert regions(1) == {"(none)": [1, 0, 0, 0], "nordics": [1, 0, 1, 2], "nordicsx": [0, 1, 0, 0]}
+    assert regions(None) == {
+        "(none)": [1, 0, 0, 0],
+        "nordics/finland": [1, 0, 0, 2],
+        "nordics/sweden": [0, 0, 1, 0],
+        "nordicsx": [0, 1, 0, 0],
+    }
+    assert regions(2, region="nordics") == {"nordics/finland": [1, 0, 0, 2], "nordics/sweden": [0, 0, 1, 0]}
+    only = storage.score_counts(ScoreQuery(date(2026, 3, 9), date(2026, 3, 9), "location", region="nordics/finland"))
+    assert [(r.keys["location_id"], r.counts) for r in only] == [("hel-1", [1, 0, 0, 1]), ("hel-2", [0, 0, 0, 1])]
+
+
+def test_weekday_hour_uses_the_local_day_and_hour(storage: SqliteStorage) -> None:
+    tap = Taps()
+    # Sunday 2026-03-15 23:30 in Helsinki is 21:30Z on Sunday; Monday 00:30 local is still Sunday in UTC.
+    events = [
+        tap(datetime(2026, 3, 15, 23, 30), 3),
+        tap(datetime(2026, 3, 16, 0, 30), 0),
+        tap(datetime(2026, 3, 16, 0, 45), 1),
+        tap(datetime(2026, 3, 9, 0, 10), 2),  # the Monday before: same cell as the 16th
+        tap(datetime(2026, 3, 18, 12, 0), 3),  # Wednesday, outside the range below
+    ]
+    ingest(storage, "hel-1", events)
+    query = ScoreQuery(date(2026, 3, 9), date(2026, 3, 17), "weekday_hour")
+    cells = {(r.keys["weekday"], r.keys["hour"]): r.counts for r in storage.score_counts(query)}
+    assert cells == {(6, 23): [0, 0, 0, 1], (0, 0): [1, 1, 1, 0]}
+    assert [list(r.keys) for r in storage.score_counts(query)] == [["weekday", "hour"]] * 2
+
+
+def test_day_filters_list_each_weekday_once() -> None:
+    [whole] = day_filters(date(2026, 3, 1), date(2026, 3, 31), by_weekday=False)
+    assert (whole.params, whole.keys) == (("2026-03-01", "2026-03-31"), ())
+    per_day = day_filters(date(2026, 3, 9), date(2026, 3, 11), by_weekday=True)  # Mon..Wed
+    assert [(f.keys, f.params) for f in per_day] == [
+        ((0,), ("2026-03-09",)),
+        ((1,), ("2026-03-10",)),
+        ((2,), ("2026-03-11",)),
+    ]
+    month = day_filters(date(2026, 3, 1), date(2026, 3, 31), by_weekday=True)
+    assert sorted(d for f in month for d in f.params) == [f"2026-03-{d:02d}" for d in range(1, 32)]
+
+
+# --- locations ----------------------------------------------------------------------
+
+
+def test_register_takes_over_a_location_seen_from_events_and_refuses_a_second_time(storage: SqliteStorage) -> None:
+    ingest(storage, "pop-up", [Taps()(datetime(2026, 3, 9, 10), 3, tz=ZoneInfo("Asia/Tokyo"))])
+    seen = storage.location("pop-up")
+    assert seen is not None and (seen.timezone, seen.timezone_source, seen.name) == ("Asia/Tokyo", "events", None)
+    hours = {"mon": ["08:00", "21:00"]}
+    spec = LocationSpec("pop-up", "Pop-up", "Europe/Oslo", "nordics/norway", hours)
+    taken = storage.register_location(spec, NOW)
+    assert taken is not None
+    assert (taken.timezone, taken.timezone_source, taken.region, taken.opening_hours) == (
+        "Europe/Oslo", "registered", "nordics/norway", hours,
+    )  # fmt: skip
+    assert taken.created_at == seen.created_at and taken.updated_at == "2026-03-20T12:00:00.000Z"
+    assert storage.register_location(spec, NOW) is None
+
+
+def test_update_changes_only_the_given_fields(storage: SqliteStorage) -> None:
+    later = datetime(2026, 3, 21, tzinfo=UTC)
+    changed = storage.update_location("hel-1", LocationChanges(frozenset({"region"}), region=None), later)
+    assert changed is not None and (changed.region, changed.name, changed.timezone) == (
+        None,
+        "HEL-1",
+        "Europe/Helsinki",
+    )
+    zone = LocationChanges(
+        frozenset({"timezone", "opening_hours"}), timezone="UTC", opening_hours={"sun": ["10:00", "24:00"]}
+    )
+    changed = storage.update_location("hel-1", zone, later)
+    assert changed is not None and (changed.timezone, changed.opening_hours) == ("UTC", {"sun": ["10:00", "24:00"]})
+    assert storage.update_location("nowhere", zone, later) is None
+    assert [r.location_id for r in storage.location_records("nordics")] == ["hel-2", "sto-1"]
+    assert storage.locations("nordics/sweden")[0]["location_id"] == "sto-1"
+
+
+# --- events export --------------------------------------------------------------------------
+
+
+def test_event_pages_return_every_event_once_even_with_inserts_between_pages(storage: SqliteStorage) -> None:
+    tap = Taps()
+    first = [tap(datetime(2026, 3, 9 + i % 3, 10), i % 4, reason=f"r{i}") for i in range(25)]
+    ingest(storage, "hel-1", first)
+    ingest(storage, "sto-1", [tap(datetime(2026, 3, 9, 10), 1) for _ in range(5)])  # other region's events
+    query = EventQuery(date(2026, 3, 9), date(2026, 3, 11), Selection(region="nordics/finland"))
+    seen: list[str] = []
+    after = 0
+    late = [tap(datetime(2026, 3, 9, 11), 2) for _ in range(7)]
+    while page := storage.event_page(query, after, 4):
+        seen += [str(row[0]) for _, row in page]
+        after = page[-1][0]
+        if late:  # new events arrive, even for days already paged through: they come later, once
+            ingest(storage, "hel-2", [late.pop()])
+    assert len(seen) == len(set(seen)) == 32
+    assert set(seen) == {e.id for e in first} | {
+        str(r[0]) for r in raw(storage, "SELECT id FROM events WHERE location_id = 'hel-2'")
+    }
+
+
+def test_iter_events_in_chunks_ordered_by_day_location_and_arrival(storage: SqliteStorage) -> None:
+    tap = Taps()
+    ingest(storage, "sto-1", [tap(datetime(2026, 3, 10, 9), 1), tap(datetime(2026, 3, 9, 9), 2)])
+    ingest(storage, "hel-1", [tap(datetime(2026, 3, 10, 9), 3), tap(datetime(2026, 3, 12, 9), 0, misuse=True)])
+    chunks = list(storage.iter_events(EventQuery(date(2026, 3, 9), date(2026, 3, 12)), chunk_size=3))
+    assert [len(c) for c in chunks] == [3, 1]
+    rows = [row for chunk in chunks for row in chunk]
+    assert [(r[5], r[2]) for r in rows] == [
+        ("2026-03-09", "sto-1"), ("2026-03-10", "hel-1"), ("2026-03-10", "sto-1"), ("2026-03-12", "hel-1"),
+    ]  # fmt: skip
+    assert rows[-1][12] == 1  # misuse is exported, flagged
+    only = list(
+        storage.iter_events(EventQuery(date(2026, 3, 10), date(2026, 3, 10), Selection(location_id="sto-1")), 10)
+    )
+    assert [len(c) for c in only] == [1]
+    assert Counter(
+        r[2]
+        for c in storage.iter_events(EventQuery(date(2026, 3, 9), date(2026, 3, 12), Selection(region="nordics")), 2)
+        for r in c
+    ) == {"sto-1": 2, "hel-1": 2}
