@@ -156,7 +156,8 @@ class KioskCase(GraphicUnitTest):  # type: ignore[misc]
         conn.row_factory = sqlite3.Row
         try:
             cur = conn.execute(
-                "SELECT seq, id, value, scale, source, misuse, reason, hold_until, question_id FROM events ORDER BY seq"
+                "SELECT seq, id, value, scale, source, misuse, reason, hold_until, question_id, survey_version "
+                "FROM events ORDER BY seq"
             )
             return [dict(r) for r in cur.fetchall()]
         finally:

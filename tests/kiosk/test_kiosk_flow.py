@@ -12,6 +12,9 @@ import sqlite3
 
 from kivy.metrics import mm
 
+from edge_agent.config_push import encode_config, store_pushed_config
+from edge_agent.store import DeviceStore
+from edge_agent.survey import Survey
 from kiosk.ui import root as kiosk_root
 from tests.kiosk.kivy_rig import KioskCase, survey_data, write_survey
 
@@ -181,6 +184,20 @@ class ShopperFlowTest(KioskCase):
         assert [b.value for b in root.question.buttons] == [0, 1, 2, 3, 4]
         self.tap(root.question.buttons[4])
         assert [(r["question_id"], r["scale"], r["value"]) for r in self.rows()] == [("checkout", 5, 4)]
+
+    def test_a_kiosk_started_after_a_hub_push_shows_the_pushed_question(self) -> None:
+        """The agent stores a pushed config with store_pushed_config (tests/integration/test_config_push.py
+        proves it does, from a real hub through a real broker); a kiosk started afterwards asks it."""
+        data = survey_data(version=3)
+        data["question"] = {**data["question"], "id": "checkout"}
+        data["question"]["text"] = {**data["question"]["text"], "en": "How was the checkout today?"}
+        with DeviceStore(self.db_path) as agent_store:
+            assert store_pushed_config(agent_store, encode_config("checkout", Survey.model_validate(data)))
+
+        root = self.start(self.make_config())
+        assert root.question.question_label.text == "How was the checkout today?"
+        self.tap(root.question.buttons[3])
+        assert [(r["question_id"], r["survey_version"]) for r in self.rows()] == [("checkout", 3)]
 
     def test_answer_targets_are_at_least_15_mm(self) -> None:
         target = mm(15)
