@@ -228,17 +228,34 @@ class SyncAgent:
                 if not ack.rejected:
                     run.append(ack)
                     continue
-            self.store.mark_synced([i for a in run for i in (*a.accepted, *a.duplicates)])
+            self._mark_synced([i for a in run for i in (*a.accepted, *a.duplicates)])
             for done in run:
                 self._handle_ack(done, marked=True)
             run = []
             if ack is not None:  # one with rejections: on its own, so marks keep their order
                 self._handle_ack(ack)
 
+    def _mark_synced(self, ids: list[str]) -> None:
+        """``store.mark_synced`` without waiting for an fsync, so the write lock is free again at once.
+
+        A mark lost in a power cut only sends those events again, and the hub acks them as duplicates;
+        while the lock is held for an fsync, a tap on the kiosk waits (SQLite's busy handler sleeps 1, 2,
+        5 ms ...). Every other write of the agent, and every tap, stays synchronous=FULL.
+        """
+        if not ids:
+            return
+        conn = self.store.db.conn
+        level = conn.execute("PRAGMA synchronous").fetchone()[0]
+        conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            self.store.mark_synced(ids)
+        finally:
+            conn.execute(f"PRAGMA synchronous = {int(level)}")
+
     def _handle_ack(self, ack: Ack, marked: bool = False) -> None:
         done = ack.accepted + ack.duplicates
         if not marked:
-            self.store.mark_synced(done)
+            self._mark_synced(done)
         if ack.rejected:
             self.store.mark_rejected((r.id, r.error) for r in ack.rejected)
             for r in ack.rejected[:5]:

@@ -34,10 +34,10 @@ _INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({','.join('?' * 
 # holds all hour (a :30 or :45 zone), else None (a transition inside the hour: compute each event).
 _LOCAL: dict[tuple[str, str], tuple[str, int] | timedelta | None] = {}
 _LOCAL_MAX = 100_000
+_HOUR_END = timedelta(minutes=59, seconds=59, microseconds=999_999)
 # Row fields by position in _EVENT_COLUMNS: id, misuse, reason, and the rollup keys without the location.
 _ID, _MISUSE, _REASON = itemgetter(0), itemgetter(14), itemgetter(12)
 _DAY_KEY, _HOUR_KEY = itemgetter(9, 5, 10, 11), itemgetter(9, 5, 6, 10, 11)
-_HOUR_END = timedelta(minutes=59, seconds=59, microseconds=999_999)
 
 
 def _hour_rule(ts: datetime, tz: ZoneInfo) -> tuple[str, int] | timedelta | None:
@@ -77,8 +77,8 @@ _INSERTS: dict[int, str] = {}
 def _insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
     """``executemany(_INSERT_EVENT, rows)`` as one multi-row INSERT per 100 rows, with the same outcome.
 
-    executemany steps SQLite once per row, releasing and retaking the GIL each time; with paho's network
-    thread busy reading the next messages, every retake waits for it, which doubled the cost of a row.
+    executemany steps SQLite once per row, releasing and retaking the GIL each time; while paho's network
+    thread is reading the next messages, each retake waits for it.
     """
     for start in range(0, len(rows), _ROWS_PER_INSERT):
         chunk = rows[start : start + _ROWS_PER_INSERT]

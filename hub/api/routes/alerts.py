@@ -22,7 +22,7 @@ from hub.storage.base_alerts import AlertEvent, AlertQuery, AlertRule, AlertStat
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 log = logging.getLogger("touchpoint.hub.alerts")
-RuleId = Annotated[int, Path(ge=1, description="the rule's id")]
+RuleId = Annotated[int, Path(ge=1, lt=2**63, description="the rule's id")]  # SQLite INTEGER: a larger one is a 500
 
 
 def _rule_dict(rule: AlertRule) -> dict[str, object]:
@@ -139,7 +139,7 @@ def history(
     scope: ScopeDep,
     location: Annotated[str | None, Query(pattern=ID_PATTERN, description="only this location")] = None,
     state: Annotated[AlertState | None, Query(description="firing or resolved")] = None,
-    rule_id: Annotated[int | None, Query(ge=1)] = None,
+    rule_id: Annotated[int | None, Query(ge=1, lt=2**63)] = None,
     start: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD or ISO time: active at or after")] = None,
     end: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD or ISO time: fired at or before")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

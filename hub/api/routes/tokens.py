@@ -78,7 +78,7 @@ def create_token(body: TokenCreate, storage: StorageDep, _admin: AdminDep, respo
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke a token: it stops working at once (admin)",
 )
-def revoke_token(token_id: Annotated[int, Path(ge=1)], storage: StorageDep, _admin: AdminDep) -> Response:
+def revoke_token(token_id: Annotated[int, Path(ge=1, lt=2**63)], storage: StorageDep, _admin: AdminDep) -> Response:
     if not storage.revoke_token(token_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active token with id {token_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
