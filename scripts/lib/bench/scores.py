@@ -1,0 +1,154 @@
+"""Scores API latency on a year of a 1,000-store fleet, against Datasette on the same SQLite file.
+
+Three questions, each asked over HTTP of a running ``touchpoint-hub serve`` (rollups) and of
+``datasette serve`` (the equivalent raw GROUP BY over ``events``), for a random location each time:
+
+- a year of per-location scores (the leaderboard: every location, one row each);
+- one location's year;
+- one location's weekday x hour heat map over the year.
+
+The answers are checked to agree (same counted answers) before anything is timed.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import ENV, ROOT, HubProcess, Row, Section, free_port, pct, ratio, say, start_broker, wait_until
+from bench.scores_db import Spec, ensure
+
+COUNTED = "misuse = 0 AND local_day BETWEEN :from AND :to"
+DATASETTE_SQL = {
+    "leaderboard": f"SELECT location_id, question_id, scale, value, count(*) AS n FROM events WHERE {COUNTED} "
+    "GROUP BY location_id, question_id, scale, value",
+    "location": f"SELECT question_id, scale, value, count(*) AS n FROM events WHERE location_id = :loc AND {COUNTED} "
+    "GROUP BY question_id, scale, value",
+    "heatmap": "SELECT CAST(strftime('%w', local_day) AS INTEGER) AS weekday, local_hour, question_id, scale, value, "
+    f"count(*) AS n FROM events WHERE location_id = :loc AND {COUNTED} GROUP BY 1, 2, 3, 4, 5",
+}
+API_PARAMS = {
+    "leaderboard": {"group_by": "location"},
+    "location": {"group_by": "location"},
+    "heatmap": {"group_by": "weekday_hour"},
+}
+TITLES = {
+    "leaderboard": "a year of per-location scores ({locations:,} rows)",
+    "location": "one location's year",
+    "heatmap": "one location's weekday x hour heat map, a year",
+}
+
+
+class Datasette:
+    def __init__(self, db: Path, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.name = db.stem
+        args = [str(Path(sys.executable).parent / "datasette"), "serve", str(db), "--port", str(self.port),
+                "--setting", "sql_time_limit_ms", "600000", "--setting", "max_returned_rows", "100000"]  # fmt: skip
+        self.log = (workdir / "datasette.log").open("ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=ENV, cwd=ROOT)
+        wait_until(self._up, 60, "datasette to serve", 0.2)
+
+    def _up(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError("datasette exited; see datasette.log")
+        try:
+            return httpx.get(self.url + "/-/versions.json", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+        self.log.close()
+
+
+def timed(call: Callable[[], Any], n: int) -> tuple[list[float], Any]:
+    samples = []
+    last = None
+    for _ in range(n):
+        start = time.perf_counter()
+        last = call()
+        samples.append(time.perf_counter() - start)
+    return samples, last
+
+
+def total_n(rows: list[dict[str, Any]]) -> int:
+    return sum(int(r["n"]) for r in rows)
+
+
+def run(workdir: Path, quick: bool, results: Path) -> Section:
+    section = Section("Scores API")
+    locations, days = (100, 365) if quick else (1000, 365)
+    db = results / f"scores-{locations}x{days}.sqlite"
+    spec, reused = ensure(db, locations, days)
+    section.details["db"] = {"path": str(db), "events": spec.events, "reused": reused}
+    broker = start_broker(workdir)
+    hub = HubProcess(workdir / "hub", broker.url, db=db)
+    hub.start()
+    datasette = Datasette(db, workdir)
+    rng = random.Random(5)
+    reps_api = {"leaderboard": 10 if quick else 20, "location": 20 if quick else 100, "heatmap": 20 if quick else 100}
+    reps_ds = {"leaderboard": 2, "location": 3 if quick else 5, "heatmap": 3 if quick else 5}
+    try:
+        with (
+            httpx.Client(base_url=hub.url, headers=hub.headers(), timeout=120) as api,
+            httpx.Client(base_url=datasette.url, timeout=900) as ds,
+        ):
+            for kind in ("location", "heatmap", "leaderboard"):
+                measure(section, kind, spec, api, ds, datasette.name, rng, reps_api[kind], reps_ds[kind])
+    finally:
+        datasette.stop()
+        hub.stop()
+        broker.stop()
+    return section
+
+
+def measure(
+    section: Section, kind: str, spec: Spec, api: httpx.Client, ds: httpx.Client, name: str, rng: random.Random,
+    reps_api: int, reps_ds: int,
+) -> None:  # fmt: skip
+    period = {"from": spec.first_day, "to": spec.last_day}
+
+    def location() -> str:
+        return f"store-{rng.randrange(spec.locations):04d}"
+
+    def ask_api(loc: str | None = None) -> list[dict[str, Any]]:
+        params = {**period, **API_PARAMS[kind]}
+        if kind != "leaderboard":
+            params["location"] = loc or location()
+        rows: list[dict[str, Any]] = api.get("/api/v1/scores", params=params).raise_for_status().json()["rows"]
+        return rows
+
+    def ask_datasette(loc: str | None = None) -> list[dict[str, Any]]:
+        params = {"sql": DATASETTE_SQL[kind], "_shape": "array", **period}
+        if kind != "leaderboard":
+            params["loc"] = loc or location()
+        rows: list[dict[str, Any]] = ds.get(f"/{name}.json", params=params).raise_for_status().json()
+        return rows
+
+    probe = "store-0003"
+    same = total_n(ask_api(probe)) == total_n(ask_datasette(probe))  # also warms both up
+    api_s, _ = timed(ask_api, reps_api)
+    say(f"scores: {kind}: API p95 {pct(api_s, 0.95) * 1000:.1f} ms; asking Datasette {reps_ds} times")
+    ds_s, _ = timed(ask_datasette, reps_ds)
+    api95, ds95 = pct(api_s, 0.95) * 1000, pct(ds_s, 0.95) * 1000
+    section.details[kind] = {
+        "api_ms": {"n": len(api_s), "p50": pct(api_s, 0.5) * 1000, "p95": api95},
+        "datasette_ms": {"n": len(ds_s), "p50": pct(ds_s, 0.5) * 1000, "p95": ds95},
+        "answers_agree": same,
+    }
+    title = TITLES[kind].format(locations=spec.locations)
+    section.rows.append(
+        Row(section.name, f"Scores API: {title}, p95", api95, "ms", ds95, "Datasette, raw GROUP BY, p95",
+            ratio(ds95, api95), "x faster", "p95 < 50 ms, ≥ 20x Datasette", api95 < 50 and ds95 >= 20 * api95,
+            f"{spec.events / 1e6:.2f} M events; n = {len(api_s)} / {len(ds_s)}; answers agree: {same}")
+    )  # fmt: skip
