@@ -79,7 +79,8 @@ def make_client(
         client.username_pw_set(username, password)
     if tls or ca_file is not None:
         client.tls_set(ca_certs=str(ca_file) if ca_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    # Short: a store back online should drain within seconds, and a refused connect costs the broker little.
+    client.reconnect_delay_set(min_delay=1, max_delay=5)
     return client
 
 
