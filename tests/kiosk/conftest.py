@@ -16,6 +16,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
 
 from kiosk.headless import ensure_display, kivy_test_env
 
@@ -37,3 +39,20 @@ def kivy_display() -> Iterator[str]:
         return
     yield server.display
     server.stop()
+
+
+@pytest.fixture
+def panel_clock_ok(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Panel tests record real taps: the hub-side clock check must see a trusted clock."""
+    monkeypatch.setenv("TOUCHPOINT_CLOCK_OK", "1")
+
+
+@pytest.fixture
+def factory() -> Iterator[MockFactory]:
+    """gpiozero's own mock pins for the panel tests, restored afterwards."""
+    previous = Device.pin_factory
+    f = MockFactory()
+    Device.pin_factory = f
+    yield f
+    f.reset()
+    Device.pin_factory = previous

@@ -67,19 +67,7 @@ def survey(interval: float = 0.0) -> Survey:
     return default_survey().model_copy(update={"response_interval_s": interval})
 
 
-@pytest.fixture(autouse=True)
-def _clock_ok(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TOUCHPOINT_CLOCK_OK", "1")
-
-
-@pytest.fixture
-def factory() -> Iterator[MockFactory]:
-    previous = Device.pin_factory
-    f = MockFactory()
-    Device.pin_factory = f
-    yield f
-    f.reset()
-    Device.pin_factory = previous
+pytestmark = pytest.mark.usefixtures("panel_clock_ok")
 
 
 @pytest.fixture

@@ -22,11 +22,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from edge_agent.config import load_config
@@ -55,19 +53,7 @@ def write_config(tmp_path: Path, panel: str = PANEL, head: str = "") -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _clock_ok(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TOUCHPOINT_CLOCK_OK", "1")
-
-
-@pytest.fixture
-def factory() -> Iterator[MockFactory]:
-    previous = Device.pin_factory
-    f = MockFactory()
-    Device.pin_factory = f
-    yield f
-    f.reset()
-    Device.pin_factory = previous
+pytestmark = pytest.mark.usefixtures("panel_clock_ok")
 
 
 # --- in-process: what a press does at a screenless station ------------------------
