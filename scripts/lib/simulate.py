@@ -75,8 +75,10 @@ def backfill(store: DeviceStore, loc: SimLocation, days: int, rng: random.Random
     return count
 
 
-def live_tap(store: DeviceStore, loc: SimLocation, rng: random.Random) -> int:
-    hour = datetime.now(ZoneInfo(loc.timezone)).hour
+def live_tap(store: DeviceStore, loc: SimLocation, rng: random.Random, hour: int | None = None) -> int:
+    """One shopper now; ``hour`` plays that local hour's mood instead (the demo replays a bad hour)."""
+    if hour is None:
+        hour = datetime.now(ZoneInfo(loc.timezone)).hour
     value, reason = answer(loc, hour, rng)
     store.record(value, "default", 4, source="sim", reason=reason)
     return value

@@ -1,13 +1,21 @@
-"""The README's first promise: the demo runs the whole system and its curl line returns scores."""
+"""The README's first promise: ``scripts/demo`` runs the whole system, and stops all of it.
+
+The demo is started through ``scripts/demo`` itself (with this test run's venv), so the command line
+is the user's. ``.ci/demo-smoke`` runs the same command with a brand-new venv on every submission.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -15,29 +23,80 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_prints_a_curl_line_that_returns_scores(tmp_path: Path) -> None:
-    demo = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts/lib/demo.py"), "--duration", "12", "--port", "0",
-         "--history-days", "2", "--data-dir", str(tmp_path / "demo")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+def start_demo(data: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "TOUCHPOINT_VENV": sys.prefix}
+    return subprocess.Popen(
+        [str(ROOT / "scripts/demo"), "--port", "0", "--data-dir", str(data), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env,
     )  # fmt: skip
+
+
+def read_until(stream: IO[str], pattern: str, seen: list[str], timeout: float = 240) -> re.Match[str]:
+    """Lines until one matches; the demo prints as it goes, so a missing line means a stuck demo."""
+    deadline = time.monotonic() + timeout
+    for line in stream:
+        seen.append(line)
+        if match := re.search(pattern, line):
+            return match
+        assert time.monotonic() < deadline, f"no line matching {pattern!r} in time:\n" + "".join(seen)
+    raise AssertionError(f"the demo ended without a line matching {pattern!r}:\n" + "".join(seen))
+
+
+def processes_naming(path: Path) -> list[str]:
+    """Command lines of live processes that mention ``path``: the demo names its data dir in each child's."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue  # gone meanwhile
+        if any(str(path) in arg for arg in args):
+            found.append(" ".join(args))
+    return found
+
+
+def stop_and_check(demo: subprocess.Popen[str], sig: signal.Signals, data: Path, seen: list[str]) -> str:
+    demo.send_signal(sig)
+    rest, _ = demo.communicate(timeout=60)
+    output = "".join(seen) + rest
+    assert demo.returncode == 0, output
+    assert f"{sig.name}: stopping" in rest and "stopped everything" in rest, output
+    assert processes_naming(data) == [], output
+    return output
+
+
+def test_demo_prints_a_curl_line_that_returns_scores_fires_alerts_and_sigterm_stops_everything(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "demo"
+    demo = start_demo(data, "--duration", "120", "--outage-after-s", "0", "--outage-s", "15")
     assert demo.stdout is not None
     seen: list[str] = []
-    curl_line = None
-    for line in demo.stdout:
-        seen.append(line)
-        if "try:" in line:
-            curl_line = line.split("try:", 1)[1].strip()
-            break
-    assert curl_line, "the demo printed no curl line:\n" + "".join(seen)
-    assert curl_line.startswith("curl ")
-    result = subprocess.run(shlex.split(curl_line), capture_output=True, text=True, timeout=10, check=True)
-    rows = json.loads(result.stdout)["rows"]
-    assert len(rows) == 3, result.stdout
-    assert all(row["n"] > 0 and row["happy_index"] is not None for row in rows)
-    rest, _ = demo.communicate(timeout=60)
-    assert demo.returncode == 0, "".join(seen) + rest
-    output = "".join(seen) + rest
-    synced = re.search(r"history synced: (\d+) of (\d+) taps", output)
-    assert synced and synced.group(1) == synced.group(2), output
-    assert "counted at the hub" in rest and "stopped everything" in rest
+    webhooks = read_until(demo.stdout, r"webhooks: +(\S+)", seen)
+    curl_line = read_until(demo.stdout, r"try: +(curl .*)$", seen).group(1)
+    rows = json.loads(subprocess.run(shlex.split(curl_line), capture_output=True, text=True, check=True).stdout)["rows"]
+    assert len(rows) == 3 and all(r["n"] > 0 and r["happy_index"] is not None for r in rows), rows
+    synced = re.search(r"history synced: (\d+) of (\d+) taps", "".join(seen))
+    assert synced and synced.group(1) == synced.group(2) and int(synced.group(1)) > 3 * 56 * 200, "".join(seen)
+
+    # New York replays its bad hour: the default rules fire and post to the local receiver.
+    read_until(demo.stdout, r"\[webhook\] .*Many negative answers.*new-york-5th", seen, timeout=60)
+    read_until(demo.stdout, r"\[webhook\] .*usual for the hour.*new-york-5th", seen, timeout=60)
+    delivered = [json.loads(line) for line in (data / "webhooks.jsonl").read_text().splitlines()]
+    assert {d["alert"]["location_id"] for d in delivered} >= {"new-york-5th"}, delivered
+    assert webhooks.group(1).startswith("http://127.0.0.1:")
+    # The last store's link drops at once and comes back after 15 s; then everything is counted.
+    read_until(demo.stdout, r"devices online: 2 of 3", seen, timeout=60)
+    read_until(demo.stdout, r"tokyo-shibuya/kiosk-3 is back online", seen, timeout=60)
+    read_until(demo.stdout, r"devices online: 3 of 3", seen, timeout=60)
+    stop_and_check(demo, signal.SIGTERM, data, seen)
+
+
+def test_ctrl_c_while_history_syncs_stops_everything(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    demo = start_demo(data)
+    assert demo.stdout is not None
+    seen: list[str] = []
+    read_until(demo.stdout, r"syncing \d+ taps of history", seen)
+    output = stop_and_check(demo, signal.SIGINT, data, seen)
+    assert "try:" not in output  # it really was stopped mid-start-up

@@ -1,0 +1,56 @@
+"""``python -m demo``: see ``scripts/demo --help``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from demo.run import Demo
+
+from simulate import DEMO_LOCATIONS
+
+EPILOG = """what you get:
+  a Mosquitto broker, the hub (API + dashboard), and one real touchpoint-agent per store
+  with weeks of history; live taps; alert rules (HappyOrNot's 50%% negative in 15 min, a
+  significant drop against the store's own weekday x hour baseline, and a kiosk offline
+  for a minute) whose webhooks go to a local receiver that prints each delivery; New York
+  replays its bad 17:00 hour live, so an alert fires; one store's network drops for a while.
+
+examples:
+  scripts/demo                       # until Ctrl-C
+  scripts/demo --duration 30         # stops by itself 30 s after start-up
+  scripts/demo --port 0 --no-outage  # any free HTTP port; every kiosk stays online
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="scripts/demo",
+        description="Run the whole Touchpoint system on this machine until Ctrl-C (or --duration).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--duration", type=float, default=0, help="stop by itself this many seconds after start-up")
+    p.add_argument("--port", type=int, default=8000, help="hub HTTP port (default 8000; 0 = any free port)")
+    p.add_argument("--broker-port", type=int, default=0, help="MQTT port (default: any free port)")
+    p.add_argument("--locations", type=int, default=3, choices=range(1, len(DEMO_LOCATIONS) + 1))
+    p.add_argument("--history-days", type=int, default=56, help="days of past taps each store starts with (8 weeks)")
+    p.add_argument("--taps-per-second", type=float, default=2.0, help="live taps per second, per store")
+    p.add_argument(
+        "--bad-spell-s", type=float, default=300,
+        help="New York replays its bad 17:00 hour for the first this many seconds of live taps (0 = never)",
+    )  # fmt: skip
+    p.add_argument("--outage-after-s", type=float, default=20, help="the last store's link drops this long after start")
+    p.add_argument("--outage-s", type=float, default=150, help="and stays down this long")
+    p.add_argument("--no-outage", action="store_true", help="keep every kiosk online")
+    p.add_argument("--data-dir", type=Path, default=Path("demo-data"), help="wiped and recreated on each run")
+    p.add_argument("--embedded-broker", action="store_true", help="use the embedded amqtt broker")
+    args = p.parse_args(argv)
+    if args.history_days < 0 or args.taps_per_second < 0 or args.outage_s < 0 or args.outage_after_s < 0:
+        p.error("--history-days, --taps-per-second and the outage times must not be negative")
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(Demo(parse_args()).run())

@@ -1,0 +1,236 @@
+"""The demo: start everything, sync the history, then tap live until Ctrl-C, SIGTERM or --duration."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from chaos.proxy import Link
+
+from demo.children import Children
+from demo.hubapi import HubAPI, HubError
+from demo.stores import DemoDevice, fill_history, make_device
+from demo.webhooks import WebhookReceiver
+from edge_agent.store import DeviceStore
+from hub.broker import free_port, start_local_broker
+
+from simulate import DEMO_LOCATIONS, live_tap
+
+# This process records the live taps itself: it must trust this machine's clock as the agents do.
+os.environ.setdefault("TOUCHPOINT_CLOCK_OK", "1")
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+# The demo's rules: each kind's defaults, except that a kiosk counts as offline after 1 minute, not 10.
+RULES: list[dict[str, Any]] = [
+    {"name": "Many negative answers (HappyOrNot: 50% in 15 min)", "kind": "pct_negative"},
+    {"name": "Worse than this store's usual for the hour", "kind": "baseline_drop"},
+    {"name": "Kiosk offline", "kind": "device_offline", "params": {"minutes": 1}},
+]
+
+
+def say(msg: str) -> None:
+    print(f"[demo] {msg}", flush=True)
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGINT: stop everything, in whatever phase the demo is."""
+
+
+def _stop_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+class Demo:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.data = args.data_dir.resolve()
+        self.children = Children(self.data, ENV)
+        self.stop = threading.Event()
+        self.live_taps = 0
+        self.live_started = 0.0
+        self.link: Link | None = None
+        self.range: dict[str, str] = {}
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, _stop_on_signal)
+        signal.signal(signal.SIGINT, _stop_on_signal)
+        shutil.rmtree(self.data, ignore_errors=True)
+        self.data.mkdir(parents=True)
+        broker = receiver = None
+        try:
+            prefer = "embedded" if self.args.embedded_broker else "mosquitto"
+            broker, kind = start_local_broker(self.data / "broker", self.args.broker_port or None, prefer)
+            say(f"broker: {kind} on {broker.url}" + ("" if kind == "mosquitto" else " (Mosquitto not installed)"))
+            receiver = WebhookReceiver(self.data / "webhooks.jsonl", _print_webhook)
+            receiver.start()
+            return self._run(broker.url, "5" if kind == "mosquitto" else "3.1.1", receiver)
+        except Stopped as why:
+            say(f"{why}: stopping")
+            return 0
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean shutdown, not a second one inside it
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            self.stop.set()
+            self.children.stop_all()
+            if self.link is not None:
+                self.link.close()
+            if receiver is not None:
+                receiver.stop()
+            if broker is not None:
+                broker.stop()
+            say(f"stopped everything; logs and databases are in {self.data}")
+
+    def _run(self, broker_url: str, version: str, receiver: WebhookReceiver) -> int:
+        port = self.args.port or free_port()
+        hub_db = self.data / "hub.sqlite"
+        hub = self.children.spawn("hub", ["hub.cli", "serve", "--db", str(hub_db), "--broker", broker_url,
+                                          "--port", str(port), "--mqtt-version", version])  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        if not self._wait_hub(HubAPI(url), hub):
+            say(f"the hub did not start; see {self.data / 'hub.log'}")
+            return 1
+        token, admin_token = self._token(hub_db, "analyst"), self._token(hub_db, "admin")
+        api, admin = HubAPI(url, token), HubAPI(url, admin_token)
+        devices = self._make_devices(broker_url, version)
+        started = time.monotonic()
+        for d in devices:
+            self.children.spawn(f"agent-{d.loc.location_id}", ["edge_agent.cli", "run", "--config", str(d.config)])
+        backlog = sum(DeviceStore(d.store_path, d.loc.timezone).backlog() for d in devices)
+        # Local days run up to a day ahead of UTC (Tokyo, Sydney): ask up to tomorrow.
+        start = (datetime.now(UTC) - timedelta(days=self.args.history_days + 1)).date().isoformat()
+        end = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+        self.range = {"from": start, "to": end}
+        say(f"syncing {backlog} taps of history through MQTT to the hub ...")
+        deadline = started + 60 + backlog / 2000
+        while (at_hub := self._counted(api)) < backlog and time.monotonic() < deadline:
+            time.sleep(0.1)
+        took = time.monotonic() - started
+        say(f"history synced: {at_hub} of {backlog} taps counted at the hub in {took:.1f} s "
+            f"({at_hub / took:.0f} taps/s end to end, agent start-up included)")  # fmt: skip
+        for rule in RULES:
+            admin.post("/api/v1/alerts/rules", {**rule, "webhook_url": receiver.url})
+        self.live_started = time.monotonic()
+        threading.Thread(target=self._tap_live, args=(devices,), name="live-taps", daemon=True).start()
+        self._print_guide(url, token, admin_token, receiver, devices)
+        return self._watch(api, hub, devices)
+
+    def _print_guide(
+        self, url: str, token: str, admin_token: str, receiver: WebhookReceiver, devices: list[DemoDevice]
+    ) -> None:
+        query = f"from={self.range['from']}&to={self.range['to']}"
+        curl = f"curl -s -H 'Authorization: Bearer {token}' '{url}/api/v1/scores?{query}'"
+        say(f"dashboard: {url}/   (sign in with the admin token below)")
+        say(f"hub API:   {url}   (OpenAPI docs: {url}/docs)")
+        say(f"token:     {token}   (analyst)")
+        say(f"admin:     {admin_token}   (admin: alert rules, dead letters, quarantine)")
+        say(f"webhooks:  {receiver.url}   (each alert delivery is printed here as [webhook] and kept in "
+            f"{self.data / 'webhooks.jsonl'})")  # fmt: skip
+        say(f"try:       {curl}")
+        say(f"alerts:    curl -s -H 'Authorization: Bearer {token}' '{url}/api/v1/alerts?state=firing'")
+        say(f"devices:   {len(devices)} stores, each a real touchpoint-agent process; live taps go into their stores")
+        if self.args.bad_spell_s > 0 and any(d.loc.bad_hour is not None for d in devices):
+            say(f"new-york-5th replays its bad 17:00 hour for {self.args.bad_spell_s:.0f} s: watch the alert fire "
+                f"on {url}/locations/new-york-5th")  # fmt: skip
+        if self.link is not None:
+            say(f"{devices[-1].loc.location_id}'s network drops {self.args.outage_after_s:.0f} s after start-up "
+                f"for {self.args.outage_s:.0f} s: watch {url}/devices")  # fmt: skip
+
+    def _wait_hub(self, api: HubAPI, hub: subprocess.Popen[bytes]) -> bool:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and hub.poll() is None:
+            try:
+                if api.get("/healthz").get("mqtt_connected"):
+                    return True
+            except HubError:
+                pass
+            time.sleep(0.2)
+        return False
+
+    def _token(self, db: Path, role: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "hub.cli", "token", "create", "--db", str(db), "--role", role,
+             "--name", f"demo {role}"],
+            check=True, capture_output=True, text=True, env=ENV,
+        ).stdout  # fmt: skip
+        return out.strip().splitlines()[-1]
+
+    def _make_devices(self, broker_url: str, version: str) -> list[DemoDevice]:
+        locations = DEMO_LOCATIONS[: self.args.locations]
+        devices = []
+        for i, loc in enumerate(locations):
+            url = broker_url
+            if i == len(locations) - 1 and not self.args.no_outage and self.args.outage_s > 0:
+                host, port = broker_url.rsplit("//", 1)[1].rsplit(":", 1)
+                self.link = Link(loc.location_id, host, int(port))  # this store's uplink, which will drop
+                self.link.start()
+                url = self.link.url
+            device = make_device(self.data, i, loc, url, version)
+            n = fill_history(device, self.args.history_days, seed=i)
+            say(f"{loc.location_id} ({loc.timezone}): {device.device_id} starts with {n} taps of history to sync")
+            devices.append(device)
+        return devices
+
+    def _tap_live(self, devices: list[DemoDevice]) -> None:
+        # A kiosk process of its own would open its store like this, beside the agent's connection.
+        stores = {d.loc.location_id: DeviceStore(d.store_path, d.loc.timezone) for d in devices}
+        rng = random.Random(99)
+        rate = self.args.taps_per_second * len(devices)
+        while not self.stop.wait(rng.expovariate(rate) if rate > 0 else 1.0):
+            if rate <= 0:
+                continue
+            loc = rng.choice(devices).loc
+            bad_spell = time.monotonic() - self.live_started < self.args.bad_spell_s
+            live_tap(stores[loc.location_id], loc, rng, hour=loc.bad_hour if bad_spell else None)
+            self.live_taps += 1
+
+    def _counted(self, api: HubAPI) -> int:
+        return sum(int(r["n"]) for r in api.get("/api/v1/scores", **self.range)["rows"])
+
+    def _watch(self, api: HubAPI, hub: subprocess.Popen[bytes], devices: list[DemoDevice]) -> int:
+        limit = self.args.duration if self.args.duration > 0 else float("inf")
+        began = time.monotonic()
+        say("running" + (f" for {self.args.duration:.0f} s" if self.args.duration > 0 else "; Ctrl-C stops everything"))
+        while (elapsed := time.monotonic() - began) < limit:
+            time.sleep(min(5.0, max(limit - elapsed, 0.0)))
+            if hub.poll() is not None:
+                say(f"the hub exited; see {self.data / 'hub.log'}")
+                return 1
+            self._outage(time.monotonic() - began, devices[-1])
+            try:
+                at_hub = self._counted(api)
+                rows = api.get("/api/v1/devices")["rows"]
+                firing = api.get("/api/v1/alerts", state="firing")["rows"]
+            except HubError as exc:
+                say(f"the hub did not answer: {exc}")
+                continue
+            online = sum(1 for d in rows if d["online"])
+            backlog = sum(int(d.get("backlog") or 0) for d in rows)
+            say(f"counted at the hub: {at_hub} | live taps so far: {self.live_taps} | devices online: "
+                f"{online} of {len(devices)} (backlog {backlog}) | alerts firing: {len(firing)}")  # fmt: skip
+        return 0
+
+    def _outage(self, elapsed: float, device: DemoDevice) -> None:
+        if self.link is None:
+            return
+        down_from = self.args.outage_after_s
+        if self.link.healthy and down_from <= elapsed < down_from + self.args.outage_s:
+            self.link.cut()
+            say(f"{device.loc.location_id}/{device.device_id} lost its network: its taps wait in its store "
+                f"until the link is back in {self.args.outage_s:.0f} s")  # fmt: skip
+        elif not self.link.healthy and elapsed >= down_from + self.args.outage_s:
+            self.link.heal()
+            say(f"{device.loc.location_id}/{device.device_id} is back online: its backlog drains to the hub")
+
+
+def _print_webhook(body: dict[str, Any]) -> None:
+    print(f"[webhook] {body.get('text', body)}", flush=True)
