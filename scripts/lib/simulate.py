@@ -1,7 +1,8 @@
 """Realistic shoppers for the demo, the fleet simulator and benchmarks.
 
-Stores open 8-21 local time, are busiest at lunch and again after work, and
-each has its own mood; one can have a bad hour (a queue at 17:00, say).
+Stores open 8-21 local time, are busiest at lunch and again after work (the
+pattern lives in :mod:`hub.services.traffic`, shared with ``touchpoint-hub alerts
+simulate``), and each has its own mood; one can have a bad hour (a queue at 17:00, say).
 Taps go through the real recording API into each device's own store.
 """
 
@@ -13,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from edge_agent.store import DeviceStore
+from hub.services.traffic import OPEN_HOURS, hour_weight
 
 REASONS = ["queue", "staff", "cleanliness", "price", "product"]
-OPEN_HOURS = range(8, 21)
 
 
 @dataclass(frozen=True)
@@ -33,16 +34,6 @@ DEMO_LOCATIONS = [
     SimLocation("tokyo-shibuya", "Asia/Tokyo", (0.03, 0.07, 0.30, 0.60)),
     SimLocation("sydney-pitt", "Australia/Sydney", (0.06, 0.14, 0.40, 0.40)),
 ]
-
-
-def hour_weight(hour: int) -> float:
-    if hour not in OPEN_HOURS:
-        return 0.0
-    if 11 <= hour <= 13:
-        return 3.0  # lunch
-    if 17 <= hour <= 18:
-        return 2.0  # after work
-    return 1.0
 
 
 def answer(loc: SimLocation, hour: int, rng: random.Random) -> tuple[int, str | None]:
