@@ -152,6 +152,11 @@ def baseline_days(local_day: date, weeks: int) -> list[str]:
     return [(local_day - timedelta(weeks=k)).isoformat() for k in range(1, weeks + 1)]
 
 
+def previous_days(local_day: date, days: int) -> list[str]:
+    """The ``days`` local days before ``local_day``, newest first."""
+    return [(local_day - timedelta(days=k)).isoformat() for k in range(1, days + 1)]
+
+
 OpeningHours = Mapping[str, list[str]]
 
 

@@ -16,7 +16,7 @@ from hub.services.errors import InputError, field_errors
 from hub.services.regions import region_error
 from hub.storage.base_alerts import RuleSpec, ScopeKind
 
-RuleKind = Literal["pct_negative", "index_below", "response_count", "device_offline", "baseline_drop"]
+RuleKind = Literal["pct_negative", "index_below", "response_count", "device_offline", "baseline_drop", "shift"]
 MAX_WINDOW_MIN = 24 * 60
 
 
@@ -73,12 +73,35 @@ class BaselineDrop(WindowParams):
     confidence: float = Field(default=0.95, ge=0.5, lt=1)
 
 
+class Shift(_Params):
+    """A sustained rise of the negative share above the location's usual for each weekday and hour.
+
+    A one-sided Bernoulli CUSUM over the answers of the last ``lookback_min``
+    minutes, tuned to a rise to ``ratio`` x usual or usual + ``max_points``,
+    whichever is smaller; it fires at ``threshold``. "Usual" is the same local
+    weekday and hour over the previous ``weeks`` weeks, shrunk towards the
+    location's share over all hours, itself shrunk towards ``prior_pct``: each
+    step weighs as ``prior_n`` answers, so a new store starts from the prior.
+    Defaults come from ``touchpoint-hub alerts simulate`` (README, Alerts).
+    """
+
+    question_id: Identifier | None = None
+    lookback_min: float = Field(default=180, ge=15, le=MAX_WINDOW_MIN)
+    threshold: float = Field(default=6.5, gt=0, le=100)
+    ratio: float = Field(default=2, gt=1, le=10)
+    max_points: float = Field(default=30, gt=0, le=100)
+    weeks: int = Field(default=8, ge=1, le=52)
+    prior_pct: float = Field(default=20, gt=0, lt=100)
+    prior_n: float = Field(default=50, ge=1, le=100_000)
+
+
 PARAMS: dict[str, type[_Params]] = {
     "pct_negative": PctNegative,
     "index_below": IndexBelow,
     "response_count": ResponseCount,
     "device_offline": DeviceOffline,
     "baseline_drop": BaselineDrop,
+    "shift": Shift,
 }
 
 

@@ -15,39 +15,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
-from edge_agent.protocol import load_zone
-from hub.services.alert_checks import (
-    Tally,
-    Verdict,
-    baseline_days,
-    check_baseline_drop,
-    check_device_offline,
-    check_index_below,
-    check_pct_negative,
-    check_response_count,
-    open_throughout,
-    parse_hours,
-    window_days,
-)
-from hub.services.alert_rules import (
-    BaselineDrop,
-    DeviceOffline,
-    IndexBelow,
-    PctNegative,
-    ResponseCount,
-    WindowParams,
-    parse_params,
-)
+from hub.services.alert_checks import Verdict, check_device_offline
+from hub.services.alert_reads import RuleInputs, check_location
+from hub.services.alert_rules import DeviceOffline, parse_params
 from hub.services.regions import within
 from hub.services.webhooks import slack_body
 from hub.storage.base import Storage
-from hub.storage.base_alerts import AlertKey, AlertRule, CountRow, LocationInfo, NewAlert, RuleSpec
+from hub.storage.base_alerts import AlertKey, AlertRule, LocationInfo, NewAlert, RuleSpec
 
 log = logging.getLogger("touchpoint.hub.alerts")
-UTC_ZONE = ZoneInfo("UTC")
 
 
 @dataclass
@@ -74,23 +52,6 @@ def _parse_ts(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
-
-
-class _Windows:
-    """Window counts read once per run, shared by rules with the same window and question."""
-
-    def __init__(self, storage: Storage, now: datetime) -> None:
-        self.storage = storage
-        self.now = now
-        self._cache: dict[tuple[str, float, str | None], list[CountRow]] = {}
-
-    def rows(self, loc: LocationInfo, tz: ZoneInfo, p: WindowParams) -> list[CountRow]:
-        key = (loc.location_id, p.window_min, p.question_id)
-        if key not in self._cache:
-            start = self.now - timedelta(minutes=p.window_min)
-            days = window_days(start, self.now, tz)
-            self._cache[key] = self.storage.window_counts(loc.location_id, days, start, self.now, p.question_id)
-        return self._cache[key]
 
 
 class AlertEvaluator:
@@ -161,11 +122,11 @@ class AlertEvaluator:
         """What holds now, per (rule, location, device); and which rules evaluated cleanly."""
         conditions: dict[AlertKey, NewAlert] = {}
         evaluated: set[int] = set()
-        windows = _Windows(self.storage, now)
+        inputs = RuleInputs(self.storage, now)
         locations = self.storage.alert_locations()
         for rule in enabled.values():
             try:
-                for key, label, verdict in self._evaluate(rule, locations, windows, now):
+                for key, label, verdict in self._evaluate(rule, locations, inputs):
                     conditions[key] = NewAlert(key, f"{label}: {verdict.message}", verdict.details)
                 evaluated.add(rule.rule_id)
             except Exception:
@@ -186,7 +147,7 @@ class AlertEvaluator:
         return True
 
     def _evaluate(
-        self, rule: AlertRule, locations: list[LocationInfo], windows: _Windows, now: datetime
+        self, rule: AlertRule, locations: list[LocationInfo], inputs: RuleInputs
     ) -> list[tuple[AlertKey, str, Verdict]]:
         spec = rule.spec
         params = parse_params(spec.kind, spec.params)
@@ -195,7 +156,7 @@ class AlertEvaluator:
             for device in self.storage.device_states():
                 if not in_scope(spec, device.location_id, device.region):
                     continue
-                verdict = check_device_offline(params, device.online, _parse_ts(device.status_at), now)
+                verdict = check_device_offline(params, device.online, _parse_ts(device.status_at), inputs.now)
                 if verdict is not None:
                     key = AlertKey(rule.rule_id, device.location_id, device.device_id)
                     out.append((key, f"{device.location_id}/{device.device_id}", verdict))
@@ -203,29 +164,7 @@ class AlertEvaluator:
         for loc in locations:
             if not in_scope(spec, loc.location_id, loc.region):
                 continue
-            verdict = self._check_location(params, loc, windows, now)
+            verdict = check_location(params, loc, inputs)
             if verdict is not None:
                 out.append((AlertKey(rule.rule_id, loc.location_id), loc.location_id, verdict))
         return out
-
-    def _check_location(self, params: object, loc: LocationInfo, windows: _Windows, now: datetime) -> Verdict | None:
-        tz = load_zone(loc.timezone) or UTC_ZONE
-        if isinstance(params, PctNegative):
-            return check_pct_negative(params, Tally.of(windows.rows(loc, tz, params)))
-        if isinstance(params, IndexBelow):
-            return check_index_below(params, Tally.of(windows.rows(loc, tz, params)))
-        if isinstance(params, ResponseCount):
-            if loc.devices == 0:
-                return None  # a location with no device cannot answer; nothing to alert on
-            start = now - timedelta(minutes=params.window_min)
-            is_open = open_throughout(parse_hours(loc.opening_hours), start, now, tz)
-            return check_response_count(params, Tally.of(windows.rows(loc, tz, params)).n, is_open)
-        if isinstance(params, BaselineDrop):
-            current = Tally.of(windows.rows(loc, tz, params))
-            if current.n < params.min_n:
-                return None  # skip the baseline read when the window cannot fire anyway
-            local = now.astimezone(tz)
-            days = baseline_days(local.date(), params.weeks)
-            baseline = Tally.of(self.storage.hour_counts(loc.location_id, days, local.hour, params.question_id))
-            return check_baseline_drop(params, current, baseline)
-        raise ValueError(f"no evaluation for parameters {type(params).__name__}")

@@ -20,6 +20,10 @@ AlertState = Literal["firing", "resolved"]
 CountRow = tuple[str, int, int, int]
 """(question_id, scale, value, n): counted answers, misuse excluded."""
 
+MinuteRow = tuple[str, str, int, str, int, int, int]
+"""(minute, local_day, local_hour, question_id, scale, value, n): counted answers of one UTC minute
+('YYYY-MM-DDTHH:MM'), with the local day and hour their rollups count them in."""
+
 
 @dataclass(frozen=True)
 class RuleSpec:
@@ -114,7 +118,22 @@ class DeviceState:
     status_at: str | None
 
 
-class AlertStorage(Protocol):
+class BaselineReads(Protocol):
+    """Counts of earlier days from the rollups: what a rule's "usual for this store" is made of.
+
+    The hub reads them from SQLite; ``touchpoint-hub alerts simulate`` from simulated history.
+    """
+
+    def hour_counts(self, location_id: str, days: list[str], hour: int, question_id: str | None) -> list[CountRow]:
+        """Answers in local ``hour`` of each of ``days``."""
+        ...
+
+    def day_counts(self, location_id: str, days: list[str], question_id: str | None) -> list[CountRow]:
+        """Answers of each of ``days``, all hours."""
+        ...
+
+
+class AlertStorage(BaselineReads, Protocol):
     # --- rules ---
     def create_rule(self, spec: RuleSpec, now: datetime) -> AlertRule: ...
 
@@ -165,6 +184,12 @@ class AlertStorage(Protocol):
 
     def window_counts(
         self, location_id: str, days: list[str], start: datetime, end: datetime, question_id: str | None
-    ) -> list[CountRow]: ...
+    ) -> list[CountRow]:
+        """Answers with ``start <= ts <= end``; ``days`` are the local days the window touches."""
+        ...
 
-    def hour_counts(self, location_id: str, days: list[str], hour: int, question_id: str | None) -> list[CountRow]: ...
+    def minute_counts(
+        self, location_id: str, days: list[str], start: datetime, end: datetime, question_id: str | None
+    ) -> list[MinuteRow]:
+        """The same answers as :meth:`window_counts`, by UTC minute and oldest first."""
+        ...

@@ -26,6 +26,7 @@ from hub.storage.base import (
     StatusUpdate,
     TokenInfo,
 )
+from hub.storage.sqlite_alert_reads import SqliteAlertReads  # what the alert evaluator reads
 from hub.storage.sqlite_alerts import SqliteAlerts
 from hub.storage.sqlite_analytics import SqliteAnalytics  # scores, locations, reasons, export
 from hub.storage.sqlite_ingest import ingest_transaction
@@ -54,7 +55,13 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 class SqliteStorage(
-    SqliteSessions, SqliteSurveys, SqliteAlerts, SqliteRegistryMixin, SqliteAnalytics, SqliteQuarantine
+    SqliteSessions,
+    SqliteSurveys,
+    SqliteAlerts,
+    SqliteAlertReads,
+    SqliteRegistryMixin,
+    SqliteAnalytics,
+    SqliteQuarantine,
 ):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)

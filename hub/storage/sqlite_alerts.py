@@ -21,11 +21,8 @@ from hub.storage.base_alerts import (
     AlertQuery,
     AlertRule,
     AlertState,
-    CountRow,
     Delivery,
     DeliveryState,
-    DeviceState,
-    LocationInfo,
     NewAlert,
     RuleSpec,
     ScopeKind,
@@ -246,49 +243,3 @@ class SqliteAlerts:
         for status, n in conn.execute("SELECT status, COUNT(*) FROM webhook_deliveries GROUP BY status"):
             out[f"deliveries_{status}"] = int(n)
         return out
-
-    # --- what the evaluator reads -------------------------------------------
-
-    def alert_locations(self) -> list[LocationInfo]:
-        rows = self._reader().execute(
-            "SELECT l.location_id, l.region, l.timezone, l.opening_hours, "
-            "(SELECT COUNT(*) FROM devices d WHERE d.location_id = l.location_id) FROM locations l "
-            "ORDER BY l.location_id"
-        )
-        return [LocationInfo(str(r[0]), r[1], str(r[2]), r[3], int(r[4])) for r in rows]
-
-    def device_states(self) -> list[DeviceState]:
-        rows = self._reader().execute(
-            "SELECT d.device_id, d.location_id, l.region, d.online, d.status_at FROM devices d "
-            "LEFT JOIN locations l ON l.location_id = d.location_id ORDER BY d.device_id"
-        )
-        return [DeviceState(str(r[0]), str(r[1]), r[2], None if r[3] is None else bool(r[3]), r[4]) for r in rows]
-
-    def window_counts(
-        self, location_id: str, days: list[str], start: datetime, end: datetime, question_id: str | None
-    ) -> list[CountRow]:
-        # local_day narrows the scan to the window's days through events_day_location; ts does the rest.
-        marks = ",".join("?" * len(days))
-        sql = (
-            f"SELECT question_id, scale, value, COUNT(*) FROM events WHERE local_day IN ({marks}) "
-            "AND location_id = ? AND ts >= ? AND ts <= ? AND misuse = 0"
-        )
-        params: list[object] = [*days, location_id, format_ts(start), format_ts(end)]
-        if question_id:
-            sql += " AND question_id = ?"
-            params.append(question_id)
-        rows = self._reader().execute(sql + " GROUP BY 1, 2, 3", params)
-        return [(str(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
-
-    def hour_counts(self, location_id: str, days: list[str], hour: int, question_id: str | None) -> list[CountRow]:
-        marks = ",".join("?" * len(days))
-        sql = (
-            f"SELECT question_id, scale, value, SUM(count) FROM rollup_hour WHERE location_id = ? "
-            f"AND day IN ({marks}) AND hour = ?"
-        )
-        params: list[object] = [location_id, *days, hour]
-        if question_id:
-            sql += " AND question_id = ?"
-            params.append(question_id)
-        rows = self._reader().execute(sql + " GROUP BY 1, 2, 3", params)
-        return [(str(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]

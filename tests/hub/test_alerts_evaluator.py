@@ -134,6 +134,63 @@ def test_baseline_drop_compares_with_the_same_weekday_hour(storage: SqliteStorag
     assert alert.details["baseline_n"] == 40
 
 
+def history(storage: SqliteStorage, values: list[int], weeks: int) -> None:
+    """The same taps at this local weekday and hour in each of the previous ``weeks`` weeks."""
+    local_now = NOW.astimezone(HELSINKI)
+    for back in range(1, weeks + 1):
+        day = (local_now - timedelta(weeks=back)).date()
+        taps(storage, values, datetime.combine(day, local_now.time(), HELSINKI) - timedelta(minutes=10))
+
+
+def test_minute_counts_group_the_window_by_minute_with_each_answers_local_hour(storage: SqliteStorage) -> None:
+    taps(storage, [0, 3], NOW - timedelta(seconds=50))
+    taps(storage, [3], NOW - timedelta(seconds=10))
+    taps(storage, [1], NOW + timedelta(seconds=5))  # after the window
+    rows = storage.minute_counts("loc-1", ["2026-11-23"], NOW - timedelta(minutes=5), NOW, None)
+    assert rows == [
+        ("2026-11-23T11:59", "2026-11-23", 13, "q1", 4, 0, 1),  # 13:59 in Helsinki
+        ("2026-11-23T11:59", "2026-11-23", 13, "q1", 4, 3, 2),
+    ]
+    history(storage, [0, 3, 3], weeks=2)
+    days = ["2026-11-16", "2026-11-09", "2026-11-02"]
+    assert sorted(storage.day_counts("loc-1", days, None)) == [("q1", 4, 0, 2), ("q1", 4, 3, 4)]
+    assert storage.day_counts("loc-1", days, "other-question") == []
+
+
+def test_shift_fires_against_the_usual_share_for_the_weekday_and_hour_then_resolves(storage: SqliteStorage) -> None:
+    rule(storage, "shift", threshold=3, weeks=2)
+    history(storage, [0, 1, 2, 3, 3, 3, 3, 3, 3, 3] * 2, weeks=2)  # 20% negative, as usual
+    evaluator = AlertEvaluator(storage, interval_s=1)
+    taps(storage, [3, 3, 2, 0, 3], NOW - timedelta(minutes=20))  # 1 of 5 negative: the sum stays at 0
+    assert evaluator.run_once(NOW) == (0, 0)
+    taps(storage, [0, 0, 1, 0, 1], NOW - timedelta(minutes=5))  # 5 x ln 2 = 3.47 >= 3
+    assert evaluator.run_once(NOW) == (1, 0)
+    [alert] = storage.firing_alerts()
+    assert "100% negative (5 of 5) since 11:55 UTC against 20% usual for this weekday and hour" in alert.message
+    assert evaluator.run_once(NOW + timedelta(minutes=1)) == (0, 0)  # still one episode
+    assert evaluator.run_once(NOW + timedelta(hours=3)) == (0, 1)  # the rise has left the 3-hour look-back
+
+
+def test_a_past_day_replays_from_the_answers_up_to_each_moment(storage: SqliteStorage) -> None:
+    """run_once(now) sees only answers up to ``now`` and stamps episodes with ``now``: history can be replayed."""
+    rule(storage, "pct_negative")
+    rule(storage, "shift", threshold=3)
+    taps(storage, [0, 0, 0, 0, 0, 0], NOW - timedelta(minutes=30))
+    taps(storage, [0, 0, 0, 0], NOW + timedelta(minutes=30))
+    evaluator = AlertEvaluator(storage, interval_s=1)
+    moments = [NOW + timedelta(minutes=m) for m in range(-40, 41)]
+    outcomes = {m: evaluator.run_once(m) for m in moments}
+    changes = {int((m - NOW).total_seconds() // 60): o for m, o in outcomes.items() if o != (0, 0)}
+    # -30: both fire; -14: the taps are older than pct_negative's 15 minutes; +30: it fires again.
+    assert changes == {-30: (2, 0), -14: (0, 1), 30: (1, 0)}
+    fired = [(a.fired_at, a.resolved_at) for a in reversed(storage.alert_history(AlertQuery()))]
+    assert fired == [
+        ("2026-11-23T11:30:00.000Z", "2026-11-23T11:46:00.000Z"),
+        ("2026-11-23T11:30:00.000Z", None),
+        ("2026-11-23T12:30:00.000Z", None),
+    ]
+
+
 class FakeReceiver:
     def __init__(self, *results: str | None) -> None:
         self.results = list(results)
