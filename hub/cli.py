@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from edge_agent import __version__
+from hub.cli_alerts import add_alert_commands, run_alerts
 from hub.cli_locations import add_location_commands, region_problem, run_location
 from hub.core.config import ENV_PREFIX, HubSettings
 from hub.provisioning.cli import add_broker_actions, add_device_commands, run_broker_action, run_device
@@ -27,6 +28,7 @@ EPILOG = f"""examples:
   touchpoint-hub broker config --db hub.sqlite --out /etc/mosquitto/touchpoint
   touchpoint-hub device add --db hub.sqlite --location helsinki-central --out bundles/ --tar
   touchpoint-hub device list --db hub.sqlite
+  touchpoint-hub alerts simulate --seed 1   # each alert rule kind's false alarms and detection delays
 
 Every serve option can also come from the environment as {ENV_PREFIX}<OPTION>,
 e.g. {ENV_PREFIX}BROKER_PASSWORD, so secrets stay out of process listings.
@@ -85,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     add_broker_actions(broker)  # broker certs | broker config
     add_device_commands(sub)  # device add | rotate | revoke | list
     add_location_commands(sub)  # location add | list | update
+    add_alert_commands(sub)  # alerts simulate
     return parser
 
 
@@ -164,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_location(args)
     if args.command == "device":
         return run_device(args)
+    if args.command == "alerts":
+        return run_alerts(args)
     if getattr(args, "broker_command", None):
         return run_broker_action(args)
     return _broker(args)

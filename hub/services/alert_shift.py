@@ -67,8 +67,8 @@ def cusum(bins: Sequence[ShiftBin], p: Shift) -> Cusum:
             w = weights[usual] = (math.log(raised / usual), math.log((1 - raised) / (1 - usual)))
         total += negative * w[0] + (n - negative) * w[1]
         if total <= 0.0:
-            total, since = 0.0, i + 1
-        if total >= high:
+            total, since, firing = 0.0, i + 1, False
+        elif total >= high:
             firing = True
         elif total < low:
             firing = False
