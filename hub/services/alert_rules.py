@@ -105,6 +105,37 @@ PARAMS: dict[str, type[_Params]] = {
 }
 
 
+SIMULATED_LEVELS = (8, 20, 60)
+FALSE_ALARMS_PER_WEEK: dict[str, tuple[float, float, float]] = {
+    "pct_negative": (29.07, 64.2, 37.69),
+    "index_below": (1.89, 3.29, 0.33),
+    "response_count": (46.23, 1.66, 0.0),
+    "baseline_drop": (10.6, 27.9, 38.09),
+    "shift": (0.03, 0.11, 0.47),
+}
+"""False alarm episodes per location-week with each kind's defaults, on steady stores answering 8, 20 and 60
+times per open hour: ``touchpoint-hub alerts simulate --seed 1`` (README, Alerts); a test reruns it."""
+KIND_NOTES = {
+    "pct_negative": "HappyOrNot's rule: many negative answers in a short window",
+    "index_below": "a low Happy Index",
+    "response_count": "too few answers while open",
+    "device_offline": "a device offline (not simulated: traffic does not change it)",
+    "baseline_drop": "negatives significantly above the usual for the weekday and hour (z-test)",
+    "shift": "recommended: a lasting rise of the negative share above the usual for the weekday and hour (CUSUM)",
+}
+
+
+def kinds_description() -> str:
+    """Each kind and its simulated false alarms, for the API docs: how often a rule cries wolf is part of choosing."""
+    levels = " / ".join(f"{n:g}" for n in SIMULATED_LEVELS)
+    lines = []
+    for kind, note in KIND_NOTES.items():
+        rates = FALSE_ALARMS_PER_WEEK.get(kind)
+        measured = "" if rates is None else f"; {' / '.join(f'{r:g}' for r in rates)} false alarms per location-week"
+        lines.append(f"`{kind}`: {note}{measured}")
+    return f"The rule kind. Simulated at {levels} answers per open hour:\n" + "\n".join(f"- {x}" for x in lines)
+
+
 def parse_params(kind: str, params: dict[str, Any]) -> _Params:
     """The validated parameters of ``kind``; InputError names the bad field."""
     model = PARAMS.get(kind)
@@ -122,7 +153,7 @@ class RuleInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    kind: RuleKind
+    kind: RuleKind = Field(description=kinds_description())
     scope_kind: ScopeKind = "all"
     scope: str | None = Field(default=None, description="the location id or region path; none for 'all'")
     params: dict[str, Any] = Field(default_factory=dict, description="kind-specific; omitted ones take defaults")

@@ -38,7 +38,7 @@ FIRST_DAY = date(2026, 1, 5)  # a Monday; the simulated stores keep UTC time
 class SimConfig:
     seed: int = 1
     levels: tuple[float, ...] = (8, 20, 60)
-    stores: int = 10
+    stores: int = 20
     weeks: int = 4
     baseline_pct: float = 20
     step_to_pct: float | None = None

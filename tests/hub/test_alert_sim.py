@@ -11,8 +11,17 @@ import pytest
 
 from edge_agent.protocol import Event
 from hub.cli import main
-from hub.services.alert_rules import RuleInput, new_spec, parse_params
-from hub.services.alert_sim import FIRST_DAY, KINDS, SimConfig, _nearest_rank, episodes, first_episode, simulate
+from hub.services.alert_rules import FALSE_ALARMS_PER_WEEK, RuleInput, new_spec, parse_params
+from hub.services.alert_sim import (
+    FIRST_DAY,
+    KINDS,
+    SimConfig,
+    _nearest_rank,
+    episodes,
+    first_episode,
+    simulate,
+    table,
+)
 from hub.services.alert_sim_data import OPEN_FROM, OPEN_TO, DayAnswers, SimHistory, mood, steady_day, stepped
 from hub.services.alert_sim_rules import HOURS, DayView, condition, span
 from hub.services.alerts import AlertEvaluator
@@ -20,6 +29,8 @@ from hub.storage.base import IncomingBatch
 from hub.storage.base_alerts import AlertQuery
 from hub.storage.base_analytics import LocationSpec
 from hub.storage.sqlite import SqliteStorage
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_steady_traffic_has_the_level_the_share_and_the_demos_hourly_pattern() -> None:
@@ -141,3 +152,14 @@ def test_cli_prints_json_rows_and_names_a_bad_parameter(capsys: pytest.CaptureFi
     assert "params.threshold" in capsys.readouterr().err
     assert main([*args, "--param", "nope.x=1"]) == 2
     assert "KIND.NAME=VALUE" in capsys.readouterr().err
+
+
+def test_seed_1_is_the_readmes_table_and_the_apis_false_alarm_rates(capsys: pytest.CaptureFixture[str]) -> None:
+    """The full default run (about 35 s on 2 cores): what the README and the API say is what the rules do."""
+    assert main(["alerts", "simulate", "--json", "--seed", "1"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert table(rows, SimConfig(seed=1)) in README.read_text()
+    measured = {k: tuple(r["false_alarms_per_week"] for r in rows if r["kind"] == k) for k in FALSE_ALARMS_PER_WEEK}
+    assert measured == FALSE_ALARMS_PER_WEEK
+    for shift, fixed in zip(measured["shift"], measured["pct_negative"], strict=True):
+        assert shift <= 1 and shift * 20 < fixed  # the recommended rule: under 1 a week, 20x fewer than HappyOrNot's

@@ -16,7 +16,16 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from edge_agent.protocol import ID_PATTERN
 from hub.api.deps import AdminDep, ScopeDep, StorageDep
-from hub.services.alert_rules import PARAMS, RuleInput, RulePatch, new_spec, patched_spec, redact_url
+from hub.services.alert_rules import (
+    FALSE_ALARMS_PER_WEEK,
+    PARAMS,
+    SIMULATED_LEVELS,
+    RuleInput,
+    RulePatch,
+    new_spec,
+    patched_spec,
+    redact_url,
+)
 from hub.services.errors import InputError
 from hub.storage.base_alerts import AlertEvent, AlertQuery, AlertRule, AlertState, DeliveryState
 
@@ -72,8 +81,15 @@ def _moment(value: str | None, name: str, end: bool) -> datetime | None:
 
 @router.get("/alerts/rules", summary="Alert rules, and the parameters (with defaults) of each kind (admin)")
 def list_rules(storage: StorageDep, _admin: AdminDep) -> dict[str, object]:
+    """``kinds``: each kind's default parameters. ``false_alarms_per_week``: with those defaults, false alarm
+    episodes per location-week on steady simulated stores, by answers per open hour (``alerts simulate``)."""
     defaults = {kind: model().model_dump(mode="json") for kind, model in PARAMS.items()}
-    return {"rows": [_rule_dict(r) for r in storage.alert_rules()], "kinds": defaults}
+    measured = {
+        kind: {f"{level:g}": rate for level, rate in zip(SIMULATED_LEVELS, rates, strict=True)}
+        for kind, rates in FALSE_ALARMS_PER_WEEK.items()
+    }
+    rows = [_rule_dict(r) for r in storage.alert_rules()]
+    return {"rows": rows, "kinds": defaults, "false_alarms_per_week": measured}
 
 
 @router.post("/alerts/rules", status_code=status.HTTP_201_CREATED, summary="Create an alert rule (admin)")
