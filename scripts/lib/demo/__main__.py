@@ -12,10 +12,11 @@ from simulate import DEMO_LOCATIONS
 
 EPILOG = """what you get:
   a Mosquitto broker, the hub (API + dashboard), and one real touchpoint-agent per store
-  with weeks of history; live taps; alert rules (HappyOrNot's 50%% negative in 15 min, a
-  significant drop against the store's own weekday x hour baseline, and a kiosk offline
-  for a minute) whose webhooks go to a local receiver that prints each delivery; New York
-  replays its bad 17:00 hour live, so an alert fires; one store's network drops for a while.
+  with weeks of history; live taps; alert rules (the recommended shift rule: a rise in
+  negative answers against the store's own weekday x hour usual; HappyOrNot's 50%% negative
+  in 15 min; a kiosk offline for a minute) whose webhooks go to a local receiver that prints
+  each delivery; New York replays its bad 17:00 hour live, so alerts fire; one store's network
+  drops for a while.
 
 examples:
   scripts/demo                       # until Ctrl-C

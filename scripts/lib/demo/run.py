@@ -30,10 +30,11 @@ from simulate import DEMO_LOCATIONS, live_tap
 # This process records the live taps itself: it must trust this machine's clock as the agents do.
 os.environ.setdefault("TOUCHPOINT_CLOCK_OK", "1")
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
-# The demo's rules: each kind's defaults, except that a kiosk counts as offline after 1 minute, not 10.
+# The demo's rules, from the README's simulated table: the recommended shift rule, HappyOrNot's rule beside it
+# (29-64 false alarms a week on a steady store), and a kiosk offline after 1 minute (10 by default).
 RULES: list[dict[str, Any]] = [
+    {"name": "Rise in negative answers against this store's usual (recommended)", "kind": "shift"},
     {"name": "Many negative answers (HappyOrNot: 50% in 15 min)", "kind": "pct_negative"},
-    {"name": "Worse than this store's usual for the hour", "kind": "baseline_drop"},
     {"name": "Kiosk offline", "kind": "device_offline", "params": {"minutes": 1}},
 ]
 
