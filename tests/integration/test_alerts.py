@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -84,12 +85,12 @@ def create_rule(hub: Hub, **rule: Any) -> int:
     return int(response.json()["rule_id"])
 
 
-def record(config_path: Path, values: list[int]) -> None:
-    """Taps recorded into the device's store by this process; the agent process syncs them."""
+def record(config_path: Path, values: list[int], at: datetime | None = None) -> None:
+    """Taps recorded into the device's store by this process (now, or ``at``); the agent process syncs them."""
     config = load_config(config_path)
     with DeviceStore(config.store.path, config.timezone) as store:
         for value in values:
-            store.record(value, "default", 4, source="sim")
+            store.record(value, "default", 4, source="sim", now=at)
 
 
 def alerts(hub: Hub, **params: Any) -> list[dict[str, Any]]:
@@ -145,6 +146,39 @@ def test_negative_burst_fires_once_with_one_slack_style_delivery(
         hub.url + "/api/v1/alerts", params={"location": "store-n"}, headers={"Authorization": f"Bearer {americas}"}
     )
     assert outside.status_code == 403
+
+
+def test_a_rise_in_live_negative_taps_fires_one_shift_alert_delivered_once(
+    hub: Hub, make_agent: AgentFactory, receiver: WebhookReceiver
+) -> None:
+    agent, config = make_agent("dev-s", "store-s", "Europe/Helsinki")
+    record(config, [3, 3, 2, 3, 3, 3, 0, 3, 2, 3] * 3, at=datetime.now(UTC) - timedelta(days=7))  # usual: 10%
+    agent.start()
+    wait_until(lambda: hub.sql("SELECT COUNT(*) FROM events")[0][0] == 30, 15, "last week's taps to reach the hub")
+    rule_id = create_rule(
+        hub, name="Rise in negative answers", kind="shift", scope_kind="location", scope="store-s",
+        webhook_url=receiver.url,
+    )  # fmt: skip
+    record(config, [3, 2, 3, 0, 3])  # as usual: the sum stays near 0
+    wait_until(lambda: hub.sql("SELECT COUNT(*) FROM events")[0][0] == 35, 10, "the usual taps to reach the hub")
+    target = evaluations(hub) + 3
+    wait_until(lambda: evaluations(hub) >= target, 10, "three evaluation passes over the usual taps")
+    assert receiver.received() == []
+    record(config, [0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0])  # 12 negative taps: 12 x ln 2 = 8.3 >= 6.5
+    [delivery] = wait_until(receiver.received, 15, "the shift webhook")
+    record(config, [0, 0, 1])  # still rising: the same episode
+    wait_until(lambda: hub.sql("SELECT COUNT(*) FROM events")[0][0] == 50, 10, "all taps to reach the hub")
+    target = evaluations(hub) + 3
+    wait_until(lambda: evaluations(hub) >= target, 10, "three more evaluation passes after the last taps")
+
+    assert len(receiver.received()) == 1
+    alert = delivery["alert"]
+    assert (alert["rule_id"], alert["kind"], alert["location_id"]) == (rule_id, "shift", "store-s")
+    assert alert["details"]["negative"] >= 12 and alert["details"]["cusum"] >= 6.5
+    assert alert["details"]["usual_pct_negative"] < 20  # this store's own 10%, pulled towards the 20% prior
+    assert "usual for this weekday and hour" in delivery["text"]
+    [row] = alerts(hub, location="store-s")
+    assert row["state"] == "firing" and row["webhook"]["status"] == "delivered" and row["webhook"]["attempts"] == 1
 
 
 def region_token(hub: Hub, region: str) -> str:
