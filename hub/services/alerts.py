@@ -5,6 +5,10 @@ episode, and its webhook delivery is queued in the same transaction; while it
 stays firing nothing more is sent. When the condition clears, the episode is
 ``resolved``; a later breach starts a new one. A rule that fails to evaluate
 leaves its episodes as they are rather than resolving them by mistake.
+
+``run_once(now)`` decides as of ``now``: every window, baseline and offline
+time is measured from it, and episodes are stamped with it, so a past day can
+be replayed through the real rules. The thread passes the wall clock.
 """
 
 from __future__ import annotations
