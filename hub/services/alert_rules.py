@@ -91,7 +91,7 @@ class Shift(_Params):
     ratio: float = Field(default=2, gt=1, le=10)
     max_points: float = Field(default=30, gt=0, le=100)
     weeks: int = Field(default=8, ge=1, le=52)
-    prior_pct: float = Field(default=20, gt=0, lt=100)
+    prior_pct: float = Field(default=20, ge=0.1, le=99.9)
     prior_n: float = Field(default=50, ge=1, le=100_000)
 
 

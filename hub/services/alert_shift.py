@@ -24,6 +24,8 @@ from hub.services.alert_rules import Shift
 ShiftBin = tuple[str, int, int, float]
 """(UTC minute 'YYYY-MM-DDTHH:MM', answers, negative answers, usual negative share 0..1), oldest first."""
 
+SHARE_BOUNDS = (0.001, 0.999)
+"""The usual share is kept inside these, so every answer's evidence stays finite."""
 RESOLVE_FRACTION = 0.5
 """A firing CUSUM resolves only below this fraction of its threshold: one episode, not a flicker at the line."""
 
@@ -38,7 +40,7 @@ def usual_share(cell: Tally, location: Tally, p: Shift) -> float:
     """
     k = p.prior_n
     overall = (location.negative + k * p.prior_pct / 100) / (location.n + k)
-    return (cell.negative + k * overall) / (cell.n + k)
+    return min(max((cell.negative + k * overall) / (cell.n + k), SHARE_BOUNDS[0]), SHARE_BOUNDS[1])
 
 
 def raised_share(usual: float, p: Shift) -> float:

@@ -37,6 +37,7 @@ def test_the_usual_share_shrinks_the_hour_towards_the_store_and_the_store_toward
     assert usual_share(cell, store, p) == pytest.approx((10 + 50 * overall) / (40 + 50))  # 0.1693
     assert usual_share(Tally(), Tally(), p) == pytest.approx(0.2)  # a new store: the prior
     assert usual_share(Tally(), store, p) == pytest.approx(overall)  # an hour never open before: the store's share
+    assert usual_share(Tally(n=10**9, negative=10**9), Tally(n=10**9, negative=10**9), p) == 0.999  # finite evidence
 
 
 def test_the_cusum_fires_at_its_threshold_and_resolves_below_half_of_it() -> None:
