@@ -25,6 +25,9 @@ from edge_agent.migrate import Migration, migrate
 from edge_agent.protocol import SCALES, SOURCES, Event, describe_error, format_ts
 
 PENDING, SYNCED, REJECTED = 0, 1, 2
+# A pending tap the agent holds back for a trusted clock; params (boot_id, since_mono_ms). Strictly after:
+# a tap exactly as old as the hold is sent, and a hold of 0 s holds nothing, even within one millisecond.
+_HELD = "clock_ok = 0 AND boot_id IS ? AND mono_ms > ?"
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -221,13 +224,13 @@ class DeviceStore:
         """Up to ``limit`` pending events with seq above ``after_seq``, oldest first, as protocol dicts.
 
         ``hold_unclocked=(boot_id, since_mono_ms)`` keeps back taps of that boot recorded with an
-        untrusted clock at or after ``since_mono_ms``: they can still be re-dated (edge_agent/redate.py).
+        untrusted clock strictly after ``since_mono_ms``: they can still be re-dated (edge_agent/redate.py).
         """
         now = time.time() if now is None else now
         held = ""
         params: list[object] = [after_seq, now]
         if hold_unclocked is not None:
-            held = " AND NOT (clock_ok = 0 AND boot_id IS ? AND mono_ms >= ?)"
+            held = f" AND NOT ({_HELD})"
             params += list(hold_unclocked)
         rows = self.db.execute(
             f"""SELECT id, seq, ts, tz, clock_ok, question_id, scale, value, reason, source, misuse,

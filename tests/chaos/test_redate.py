@@ -111,6 +111,23 @@ def test_untrusted_taps_of_this_boot_wait_for_the_clock(store: DeviceStore, monk
     good = store.record(3, "default", 4)
     window = redate.hold_window("boot-b", clock.monotonic_ms())
     assert [p["id"] for p in store.pending_after(0, 10, hold_unclocked=window)] == [old_boot.id, good.id]
-    expired = redate.hold_window("boot-b", clock.monotonic_ms(), hold_s=0.0)  # held too long: send as it is
-    assert held.id in [p["id"] for p in store.pending_after(0, 10, hold_unclocked=expired)]
     assert [p["id"] for p in store.pending_after(0, 10)] == [old_boot.id, held.id, good.id]
+
+
+@pytest.mark.parametrize(
+    ("age_ms", "hold_s", "sent"),
+    [
+        (0, 0.0, True),  # no hold at all, even for a tap of this very millisecond
+        (0, redate.HOLD_S, False),
+        (int(redate.HOLD_S * 1000) - 1, redate.HOLD_S, False),
+        (int(redate.HOLD_S * 1000), redate.HOLD_S, True),  # held for exactly HOLD_S, then sent as it is
+    ],
+)
+def test_a_hold_ends_exactly_when_the_tap_is_hold_s_old(
+    store: DeviceStore, monkeypatch: pytest.MonkeyPatch, age_ms: int, hold_s: float, sent: bool
+) -> None:
+    bad_clock(monkeypatch, -THREE_DAYS, boot="boot-b")
+    tap = store.record(2, "default", 4)
+    assert tap.mono_ms is not None
+    window = redate.hold_window("boot-b", tap.mono_ms + age_ms, hold_s=hold_s)  # "now", in the tap's own ms
+    assert [p["id"] for p in store.pending_after(0, 10, hold_unclocked=window)] == ([tap.id] if sent else [])
