@@ -50,7 +50,7 @@ def run_redate(store: DeviceStore, skip: tuple[str, ...] = ()) -> int:
 def test_the_clock_seam_shifts_the_wall_clock_and_fakes_a_boot(monkeypatch: pytest.MonkeyPatch) -> None:
     bad_clock(monkeypatch, -THREE_DAYS, boot="fake-boot")
     assert abs((datetime.now(UTC) - clock.now()).total_seconds() - THREE_DAYS) < 5
-    assert clock.boot_id() == "fake-boot" and clock.clock_ok() is False
+    assert clock.boot_id() == "fake-boot" and clock.clock_ok("rtc") is False
     monkeypatch.delenv("TOUCHPOINT_BOOT_ID")
     assert clock.boot_id() != "fake-boot"
 
@@ -131,3 +131,19 @@ def test_a_hold_ends_exactly_when_the_tap_is_hold_s_old(
     assert tap.mono_ms is not None
     window = redate.hold_window("boot-b", tap.mono_ms + age_ms, hold_s=hold_s)  # "now", in the tap's own ms
     assert [p["id"] for p in store.pending_after(0, 10, hold_unclocked=window)] == ([tap.id] if sent else [])
+
+
+def test_held_count_is_what_pending_after_holds_back(store: DeviceStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad_clock(monkeypatch, -THREE_DAYS, boot="boot-a")
+    store.record(1, "default", 4)  # an earlier boot: cannot be re-dated, so never held
+    bad_clock(monkeypatch, -THREE_DAYS, boot="boot-b")
+    held = [store.record(v, "default", 4) for v in (0, 2)]
+    ntp_synced(monkeypatch)
+    monkeypatch.setenv("TOUCHPOINT_BOOT_ID", "boot-b")
+    store.record(3, "default", 4)  # a trusted tap
+    window = redate.hold_window("boot-b", clock.monotonic_ms())
+    sent = {p["id"] for p in store.pending_after(0, 10, hold_unclocked=window)}
+    assert store.held_count(window) == 2 == store.backlog() - len(sent)
+    assert not sent & {t.id for t in held}
+    store.mark_synced([held[0].id])
+    assert store.held_count(window) == 1  # only pending taps are held
