@@ -360,6 +360,7 @@ class SyncAgent:
             backlog=self.store.backlog() if online else None,
             last_sync=self.store.last_sync() if online else None,
             clock_ok=self.store.clock_verdict().ok,
+            held=self.store.held_count(self._hold_window()) if online else None,
             ts=format_ts(datetime.now(UTC)),
         )
         return status.model_dump_json(exclude_none=True).encode()
