@@ -8,7 +8,6 @@ has too few answers for a reliable score (small sample).
 from __future__ import annotations
 
 import random
-import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -80,16 +79,6 @@ def plan_taps(today: date, seed: int = 1) -> list[Tap]:
                     reason = rng.choice(REASONS) if value <= 1 and rng.random() < 0.8 else None
                     taps.append(Tap(site.location_id, device, at, value, reason))
     return taps
-
-
-class SkewedClockAgent(Agent):
-    """An agent whose clock check fails, as on a Pi that booted without network time."""
-
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        env = {**ENV, "TOUCHPOINT_CLOCK_OK": "0"}
-        self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        log.close()
 
 
 @dataclass
@@ -172,7 +161,9 @@ def start_fleet(workdir: Path, today: date | None = None) -> Fleet:
                 for tap in taps:
                     store.record(tap.value, "default", 4, source="sim", reason=tap.reason, now=tap.at)
         for device, config in configs.items():
-            agent = SkewedClockAgent(config) if device == SKEWED_CLOCK_DEVICE else Agent(config)
+            # The skewed device's clock check fails, as on a Pi that booted without network time.
+            skewed = device == SKEWED_CLOCK_DEVICE
+            agent = Agent(config, {**ENV, "TOUCHPOINT_CLOCK_OK": "0"}) if skewed else Agent(config)
             fleet.agents[device] = agent
             agent.start()
         stores = [load_config(c).store.path for c in configs.values()]
