@@ -13,7 +13,8 @@ the display, and ``fullscreen=auto`` is kept.
 Touch: under X a touchscreen arrives as X pointer events, which Kivy's
 ``mouse`` provider turns into touches. Kivy's default Linux config also reads
 /dev/input directly (``%(name)s = probesysfs``: hidinput or mtdev), so every
-finger would land twice (kivy#3801). Only ``mouse`` is kept.
+finger would land twice (kivy#3801). Only ``mouse`` is kept. (Kivy's SDL2 window
+always adds its own SDL provider too, but feeds it only on Android and iOS.)
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ def kiosk(root: Path, screen: tuple[XServer, tuple[int, int]]) -> Iterator[Boote
 def save(image: Image.Image, name: str, size: tuple[int, int]) -> None:
     assert image.size == size
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    image.save(SCREENSHOTS / f"{name}-{size[0]}x{size[1]}.png")
+    image.save(SCREENSHOTS / f"{name}-{size[0]}x{size[1]}.png", optimize=True)
 
 
 def test_the_booted_kiosk_covers_the_screen_and_takes_clicks_where_it_draws(
