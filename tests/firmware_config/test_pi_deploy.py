@@ -83,6 +83,16 @@ def test_units_restart_forever_and_wait_for_time_sync_where_it_matters() -> None
     assert "-nocursor" in x and "-s 0 -dpms" in x and "-nolisten tcp" in x
 
 
+def test_the_kiosk_session_defaults_to_the_pi_install() -> None:
+    """The boot-path test points kiosk-session.sh elsewhere; on the Pi, with nothing set, it runs the install."""
+    session = (FIRMWARE / "pi" / "kiosk-session.sh").read_text()
+    assert 'TOUCHPOINT_BIN="${TOUCHPOINT_BIN:-/opt/touchpoint/bin}"' in session
+    assert 'TOUCHPOINT_CONFIG="${TOUCHPOINT_CONFIG:-/etc/touchpoint/device.toml}"' in session
+    assert 'TOUCHPOINT_DISPLAY_ENV="${TOUCHPOINT_DISPLAY_ENV:-/etc/touchpoint/display.env}"' in session
+    assert 'exec "$TOUCHPOINT_BIN/touchpoint-kiosk" --config "$TOUCHPOINT_CONFIG"' in session
+    assert "xinit /opt/touchpoint/bin/touchpoint-kiosk-session" in (FIRMWARE / "pi" / "kiosk-x.sh").read_text()
+
+
 def make_bundle(tmp_path: Path) -> Path:
     db = tmp_path / "hub.sqlite"
     from hub.storage.sqlite import SqliteStorage
