@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from edge_agent import __version__
+from edge_agent import __version__, clock_advice
 from edge_agent.config import ConfigError, DeviceConfig, load_config
 from edge_agent.pin import hash_pin
 from edge_agent.report import day_report, format_report
@@ -23,6 +23,9 @@ EPILOG = """examples:
   touchpoint-agent report --config device.toml
   touchpoint-agent check --config device.toml
   touchpoint-agent pin-hash            # prompts twice; prints the line for device.toml
+
+exit status: 0 done (check: the device is ready; a warning on stderr, e.g. an untrusted clock that
+holds taps, names a fix but does not fail), 1 the store cannot be used, 2 a bad config or usage
 """
 
 
@@ -52,7 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     report = with_config("report", "print a day's scores from the local store, offline")
     report.add_argument("--day", help="local day YYYY-MM-DD (default: today in the device's time zone)")
     report.add_argument("--json", action="store_true", help="print JSON instead of text")
-    with_config("check", "validate the config and open the store; exit 0 when the device is ready")
+    with_config(
+        "check",
+        "validate the config and open the store; exit 0 when the device is ready. Warns on stderr, with "
+        "the fix, when taps would be held (an untrusted clock); a warning does not change the exit status",
+    )
     pin = sub.add_parser(
         "pin-hash",
         help="hash a manager PIN for kiosk.manager_pin_hash in device.toml",
@@ -129,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if args.command == "run":
             return _run(config)
-        with DeviceStore(config.store.path, config.timezone) as store:
+        with DeviceStore.for_device(config) as store:
             if args.command == "tap":
                 event = store.record(
                     args.value,
@@ -150,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"ok: device {config.device_id} at {config.location_id} ({config.timezone}), "
                     f"store {config.store.path} (backlog {store.backlog()}), broker {config.broker.url}"
                 )
+                warning = clock_advice.check_warning(store.clock_verdict())
+                if warning:
+                    print(warning, file=sys.stderr)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -3,6 +3,12 @@
 A Raspberry Pi has no RTC: it can boot at a wrong time and jump later when
 NTP syncs. Each event records whether the clock was trustworthy, the boot it
 happened in and the monotonic time since boot, so it can be re-dated later.
+
+Whether the clock is trustworthy is decided in one place, :func:`verdict`, for
+the device's ``[clock] trust``: ``"ntp"`` trusts it once the kernel (or
+systemd-timesyncd) says it is synchronised; ``"rtc"`` trusts any plausible
+date from boot (a battery-backed RTC, or a VM or container with a correct
+host clock), where no NTP status may ever appear.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import ctypes.util
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 # A wall clock before this is certainly wrong (the Pi's fake-hwclock or 1970).
 EARLIEST_PLAUSIBLE = datetime(2025, 1, 1, tzinfo=UTC)
@@ -64,25 +72,46 @@ def now() -> datetime:
     return wall + timedelta(seconds=float(offset)) if offset else wall
 
 
-_device_now = now  # clock_ok's parameter shadows the name
+_device_now = now  # the parameters below shadow the name
+
+# ``[clock] trust`` in device.toml: what makes a wall clock trustworthy on this device.
+ClockTrust = Literal["ntp", "rtc"]
+# Why a verdict is what it is; edge_agent/clock_advice.py turns it into words and a fix.
+Why = Literal["forced", "implausible", "rtc", "timesyncd", "kernel_synced", "kernel_unknown", "unsynchronised"]
 
 
-def clock_ok(now: datetime | None = None) -> bool:
-    """True when the wall clock can be trusted for bucketing taps into days.
+@dataclass(frozen=True)
+class ClockVerdict:
+    ok: bool
+    why: Why
+    now: datetime  # the wall clock the verdict was made on
 
-    ``TOUCHPOINT_CLOCK_OK=1|0`` overrides the check (containers, tests).
+
+def verdict(trust: ClockTrust, now: datetime | None = None) -> ClockVerdict:
+    """Whether the wall clock can be trusted for bucketing taps into days, and why.
+
+    ``TOUCHPOINT_CLOCK_OK=1|0`` overrides the check (tests, ``scripts/chaos``).
     """
+    now = now or _device_now()
     forced = os.environ.get("TOUCHPOINT_CLOCK_OK")
     if forced in ("0", "1"):
-        return forced == "1"
-    now = now or _device_now()
+        return ClockVerdict(forced == "1", "forced", now)
     if now < EARLIEST_PLAUSIBLE:
-        return False
+        return ClockVerdict(False, "implausible", now)
+    if trust == "rtc":
+        return ClockVerdict(True, "rtc", now)
     if _TIMESYNC_FLAG.exists():
-        return True
+        return ClockVerdict(True, "timesyncd", now)
     synced = _kernel_says_synchronized()
     # Where the kernel cannot tell (no adjtimex), a plausible date is the best we know.
-    return True if synced is None else synced
+    if synced is None:
+        return ClockVerdict(True, "kernel_unknown", now)
+    return ClockVerdict(synced, "kernel_synced" if synced else "unsynchronised", now)
+
+
+def clock_ok(trust: ClockTrust, now: datetime | None = None) -> bool:
+    """``verdict(trust, now).ok``: what a tap records as ``clock_ok``."""
+    return verdict(trust, now).ok
 
 
 def boot_id() -> str:

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from edge_agent.clock import ClockTrust
 from edge_agent.mqtt import BrokerAddress, BrokerUrl, MqttVersion, parse_broker_url
 from edge_agent.protocol import ID_PATTERN, load_zone
 
@@ -164,6 +165,16 @@ class PanelConfig(_Section):
         return frozenset(out)
 
 
+class ClockConfig(_Section):
+    """When the device trusts its wall clock. Taps recorded before it does are held on the device for
+    up to an hour, re-dated if the clock becomes trusted in time, else quarantined at the hub."""
+
+    trust: ClockTrust = Field(
+        default="ntp",
+        description='"ntp": once time sync says the clock is synchronised; "rtc": any plausible date from boot',
+    )
+
+
 class DeviceConfig(_Section):
     device_id: Identifier
     location_id: Identifier
@@ -174,6 +185,7 @@ class DeviceConfig(_Section):
     survey: SurveyDefaults = SurveyDefaults()
     kiosk: KioskConfig = KioskConfig()
     panel: PanelConfig = PanelConfig()
+    clock: ClockConfig = ClockConfig()
 
     @field_validator("timezone")
     @classmethod

@@ -157,6 +157,7 @@ class Status(_Model):
     backlog: int | None = Field(default=None, ge=0, lt=2**63)
     last_sync: str | None = None
     clock_ok: bool | None = None
+    held: int | None = Field(default=None, ge=0, lt=2**63)  # taps held on the device for a trusted clock
     ts: str | None = None
 
 

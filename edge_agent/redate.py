@@ -37,7 +37,10 @@ HOLD_S = 3600.0
 
 
 def hold_window(boot_id: str, now_mono_ms: int, hold_s: float = HOLD_S) -> tuple[str, int]:
-    """``pending_after(hold_unclocked=...)``: this boot's untrusted taps younger than ``hold_s`` stay."""
+    """``pending_after(hold_unclocked=...)``: this boot's untrusted taps younger than ``hold_s`` stay.
+
+    Younger means strictly: a tap ``hold_s`` old leaves, so ``hold_s=0`` holds nothing.
+    """
     return boot_id, now_mono_ms - int(hold_s * 1000)
 
 

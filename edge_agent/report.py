@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from edge_agent import clock
 from edge_agent.scores import score
 from edge_agent.store import DeviceStore
 
@@ -45,7 +44,7 @@ def manager_summary(store: DeviceStore, day: str | None = None) -> dict[str, Any
             "synced": sync.synced,
             "rejected": sync.rejected,
             "last_sync": store.last_sync(),
-            "clock_ok": clock.clock_ok(),
+            "clock_ok": store.clock_verdict().ok,
         },
     }
 

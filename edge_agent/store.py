@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -24,7 +25,13 @@ from edge_agent import clock
 from edge_agent.migrate import Migration, migrate
 from edge_agent.protocol import SCALES, SOURCES, Event, describe_error, format_ts
 
+if TYPE_CHECKING:
+    from edge_agent.config import DeviceConfig
+
 PENDING, SYNCED, REJECTED = 0, 1, 2
+# A pending tap the agent holds back for a trusted clock; params (boot_id, since_mono_ms). Strictly after:
+# a tap exactly as old as the hold is sent, and a hold of 0 s holds nothing, even within one millisecond.
+_HELD = "clock_ok = 0 AND boot_id IS ? AND mono_ms > ?"
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -97,13 +104,24 @@ class StoreError(RuntimeError):
 class DeviceStore:
     """One connection to the device store; callers serialise access (the Recorder holds a lock)."""
 
-    def __init__(self, path: Path | str, timezone: str = "UTC", *, synchronous: str = "FULL") -> None:
-        """``synchronous="NORMAL"`` is only for simulators back-filling history, never for real taps."""
+    def __init__(
+        self,
+        path: Path | str,
+        timezone: str = "UTC",
+        *,
+        synchronous: str = "FULL",
+        clock_trust: clock.ClockTrust = "ntp",
+    ) -> None:
+        """``synchronous="NORMAL"`` is only for simulators back-filling history, never for real taps.
+
+        ``clock_trust`` is the device's ``[clock] trust``: it decides the ``clock_ok`` of every tap.
+        """
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = Path(path)
         self.tz = ZoneInfo(timezone)
         self.timezone = timezone
+        self.clock_trust: clock.ClockTrust = clock_trust
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
@@ -115,6 +133,19 @@ class DeviceStore:
             migrate(self.db, MIGRATIONS, "device store")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open device store {self.path}: {exc}") from exc
+
+    @classmethod
+    def for_device(cls, config: DeviceConfig) -> DeviceStore:
+        """The store of a device, with its time zone and clock trust: how every device process opens it."""
+        return cls(config.store.path, config.timezone, clock_trust=config.clock.trust)
+
+    def reopen(self) -> DeviceStore:
+        """A second connection to the same store, with the same settings (for another thread)."""
+        return DeviceStore(self.path, self.timezone, clock_trust=self.clock_trust)
+
+    def clock_verdict(self) -> clock.ClockVerdict:
+        """Whether the wall clock is trusted now, under this device's ``[clock] trust``."""
+        return clock.verdict(self.clock_trust)
 
     def close(self) -> None:
         self.db.conn.close()
@@ -170,8 +201,8 @@ class DeviceStore:
             # Validate with the wire model before writing: a stored tap must be one the hub accepts.
             event = Event(
                 id=clock.uuid7(int(now.timestamp() * 1000)), seq=0, ts=now, tz=self.timezone,
-                clock_ok=clock.clock_ok(now), question_id=question_id, scale=scale, value=value, reason=reason,
-                source=source, misuse=misuse, survey_version=survey_version, boot_id=clock.boot_id(),
+                clock_ok=clock.clock_ok(self.clock_trust, now), question_id=question_id, scale=scale, value=value,
+                reason=reason, source=source, misuse=misuse, survey_version=survey_version, boot_id=clock.boot_id(),
                 mono_ms=clock.monotonic_ms(),
             )  # fmt: skip
         except ValidationError as exc:
@@ -221,13 +252,13 @@ class DeviceStore:
         """Up to ``limit`` pending events with seq above ``after_seq``, oldest first, as protocol dicts.
 
         ``hold_unclocked=(boot_id, since_mono_ms)`` keeps back taps of that boot recorded with an
-        untrusted clock at or after ``since_mono_ms``: they can still be re-dated (edge_agent/redate.py).
+        untrusted clock strictly after ``since_mono_ms``: they can still be re-dated (edge_agent/redate.py).
         """
         now = time.time() if now is None else now
         held = ""
         params: list[object] = [after_seq, now]
         if hold_unclocked is not None:
-            held = " AND NOT (clock_ok = 0 AND boot_id IS ? AND mono_ms >= ?)"
+            held = f" AND NOT ({_HELD})"
             params += list(hold_unclocked)
         rows = self.db.execute(
             f"""SELECT id, seq, ts, tz, clock_ok, question_id, scale, value, reason, source, misuse,
@@ -245,6 +276,11 @@ class DeviceStore:
             }
             for r in rows
         ]  # fmt: skip
+
+    def held_count(self, hold_unclocked: tuple[str, int]) -> int:
+        """How many pending taps ``pending_after(hold_unclocked=...)`` keeps back for a trusted clock."""
+        sql = f"SELECT COUNT(*) FROM events WHERE sync_state = 0 AND {_HELD}"
+        return int(self.db.execute(sql, hold_unclocked).fetchone()[0])
 
     def mark_synced(self, ids: Sequence[str], now: datetime | None = None) -> int:
         """Mark events the hub has committed; returns how many changed state."""

@@ -25,7 +25,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from edge_agent import __version__, clock, redate, sdnotify
+from edge_agent import __version__, clock, clock_advice, redate, sdnotify
 from edge_agent.config import DeviceConfig
 from edge_agent.config_push import store_pushed_config
 from edge_agent.connection import FailureLog, build_client, describe_connect_failure, describe_refusal
@@ -37,6 +37,7 @@ log = logging.getLogger("touchpoint.agent")
 PRUNE_EVERY_S = 3600.0
 PROGRESS_EVERY_S = 10.0
 REDATE_EVERY_S = 1.0  # how often to look for held taps to re-date once the clock is trusted
+CLOCK_NOTE_EVERY_S = 300.0  # while taps are held for an untrusted clock, say so (and the fix) this often
 
 
 def send_without_delay(client: mqtt.Client) -> None:
@@ -73,7 +74,7 @@ class SyncAgent:
 
     def __init__(self, config: DeviceConfig, store: DeviceStore | None = None) -> None:
         self.config = config
-        self.store = store or DeviceStore(config.store.path, config.timezone)
+        self.store = store or DeviceStore.for_device(config)
         self.inflight: dict[str, InflightBatch] = {}
         self.stats = SyncStats()
         self.connected = threading.Event()
@@ -137,10 +138,12 @@ class SyncAgent:
             keepalive=broker.keepalive_s,
             **session_kwargs(broker.mqtt_version, self.config.sync.session_expiry_s),
         )
+        self.note_clock(at_start=True)
         self.client.loop_start()
         sdnotify.notify("READY=1")
         watchdog = sdnotify.Watchdog()  # systemd restarts a hung loop (WatchdogSec= in the unit)
         next_status = next_prune = next_progress = 0.0
+        next_clock_note = time.monotonic() + CLOCK_NOTE_EVERY_S
         synced_at_progress = 0
         try:
             while not stop.is_set():
@@ -174,6 +177,9 @@ class SyncAgent:
                         )  # fmt: skip
                         synced_at_progress = self.stats.events_synced
                     next_progress = now + PROGRESS_EVERY_S
+                if now >= next_clock_note:
+                    self.note_clock(at_start=False)
+                    next_clock_note = now + CLOCK_NOTE_EVERY_S
         finally:
             self._shutdown()
 
@@ -280,8 +286,7 @@ class SyncAgent:
     def _fill_window(self, now: float) -> None:
         sync = self.config.sync
         while len(self.inflight) < sync.max_inflight_batches:
-            held = redate.hold_window(clock.boot_id(), clock.monotonic_ms())  # this boot's untrusted taps wait
-            events = self.store.pending_after(self._cursor(), sync.batch_size, hold_unclocked=held)
+            events = self.store.pending_after(self._cursor(), sync.batch_size, hold_unclocked=self._hold_window())
             if not events:
                 return
             batch_id = clock.uuid7()
@@ -304,12 +309,26 @@ class SyncAgent:
             self._publish(batch)
             self.stats.batches_sent += 1
 
+    @staticmethod
+    def _hold_window() -> tuple[str, int]:
+        """This boot's untrusted taps younger than ``redate.HOLD_S`` wait for a trusted clock."""
+        return redate.hold_window(clock.boot_id(), clock.monotonic_ms())
+
+    def note_clock(self, at_start: bool) -> None:
+        """Log why taps are held, and the fix: at start, then every CLOCK_NOTE_EVERY_S while any are."""
+        verdict = self.store.clock_verdict()
+        held = 0 if verdict.ok else self.store.held_count(self._hold_window())
+        if not verdict.ok and (at_start or held):
+            log.warning(clock_advice.agent_note(verdict, held))
+        elif at_start:
+            log.info(clock_advice.agent_note(verdict, held))
+
     def _redate_if_trusted(self, now: float) -> None:
         """Once the wall clock is trusted, re-date this boot's held taps before they leave the device."""
         if now < self._next_redate:
             return
         self._next_redate = now + REDATE_EVERY_S
-        if not clock.clock_ok():
+        if not self.store.clock_verdict().ok:
             return
         in_flight = {i for b in self.inflight.values() for i in b.ids}
         n = redate.redate_pending(self.store, clock.now(), clock.monotonic_ms(), clock.boot_id(), in_flight)
@@ -340,7 +359,8 @@ class SyncAgent:
             version=__version__,
             backlog=self.store.backlog() if online else None,
             last_sync=self.store.last_sync() if online else None,
-            clock_ok=clock.clock_ok(),
+            clock_ok=self.store.clock_verdict().ok,
+            held=self.store.held_count(self._hold_window()) if online else None,
             ts=format_ts(datetime.now(UTC)),
         )
         return status.model_dump_json(exclude_none=True).encode()

@@ -27,11 +27,11 @@ from typing import Any
 from kivy.app import App
 from kivy.base import ExceptionHandler, ExceptionManager
 
-from edge_agent.config import ConfigError, DeviceConfig, KioskConfig, load_config
+from edge_agent.config import ConfigError, DeviceConfig, load_config
+from kiosk.kivy_setup import configure_kivy
 
 log = logging.getLogger("touchpoint.kiosk")
 
-DEFAULT_WINDOW = (800, 480)
 KEY_ESCAPE = 27
 EPILOG = """examples:
   touchpoint-kiosk --config /etc/touchpoint/device.toml
@@ -58,25 +58,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
-
-
-def configure_kivy(kiosk: KioskConfig, windowed: bool) -> None:
-    """Kivy settings that must be in place before its window exists."""
-    from kivy.config import Config
-
-    Config.set("kivy", "exit_on_escape", "0")
-    # A right click must not leave Kivy's red multitouch-simulation dots on a shop screen.
-    Config.set("input", "mouse", "mouse,disable_multitouch")
-    Config.set("graphics", "show_cursor", "1" if windowed else "0")
-    if windowed or not kiosk.fullscreen:
-        width, height = kiosk.window_size or DEFAULT_WINDOW
-        Config.set("graphics", "fullscreen", "0")
-        Config.set("graphics", "borderless", "0")
-        Config.set("graphics", "width", str(width))
-        Config.set("graphics", "height", str(height))
-    else:
-        Config.set("graphics", "fullscreen", "auto")
-        Config.set("graphics", "borderless", "1")
 
 
 class _KeepRunning(ExceptionHandler):  # type: ignore[misc]
@@ -122,6 +103,18 @@ class TouchpointKiosk(App):  # type: ignore[misc]
             "windowed" if self.windowed else "fullscreen",
         )
         return self.root_widget
+
+    def on_start(self) -> None:
+        from kivy.clock import Clock
+
+        Clock.schedule_once(self._log_input)  # Kivy starts its input providers after on_start
+
+    def _log_input(self, _dt: float) -> None:
+        """Which providers turn input into touches: exactly one, or every tap would count twice (kivy#3801)."""
+        from kivy.base import EventLoop
+
+        names = ", ".join(type(provider).__name__ for provider in EventLoop.input_providers)
+        log.info("touch input providers: %s", names or "none")
 
     def open_settings(self, *_: Any) -> bool:
         """F1 would open Kivy's settings panel: not on a shop floor."""

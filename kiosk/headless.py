@@ -1,21 +1,21 @@
 """A private X server for running the kiosk without a screen (tests, benchmarks, CI).
 
 Kivy needs a real window to lay out and draw; on a machine without a display
-we start ``Xvfb`` on a free display number and stop it again afterwards. Kept
+we start ``Xvfb`` on a display number of its choosing and stop it again afterwards. Kept
 free of Kivy imports so it can run before Kivy reads its environment.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import tempfile
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-X_SOCKET_DIR = Path("/tmp/.X11-unix")
+from kiosk.xscreen import XConnection
 
 
 def kivy_test_env(home: str | None = None) -> str:
@@ -28,21 +28,22 @@ def kivy_test_env(home: str | None = None) -> str:
     return home
 
 
-def _free_display(start: int = 90) -> int:
-    for number in range(start, start + 200):
-        if not Path(f"/tmp/.X{number}-lock").exists() and not (X_SOCKET_DIR / f"X{number}").exists():
-            return number
-    raise RuntimeError(f"no free X display number between :{start} and :{start + 199}")
-
-
 @dataclass
 class XServer:
-    """An Xvfb we started (``process`` set) or one that was already there (``process`` None)."""
+    """An Xvfb we started (``process`` set) or one that was already there (``process`` None).
+
+    ``connection`` is held while it runs, as xinit holds one on the Pi: otherwise
+    the server resets whenever its last client leaves, and refuses whoever
+    connects during the reset (one ``xset`` after another, say).
+    """
 
     display: str
     process: subprocess.Popen[bytes] | None = None
+    connection: XConnection | None = None
 
     def stop(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()
@@ -53,28 +54,39 @@ class XServer:
             self.process.wait(timeout=5)
 
 
-def start_xvfb(width: int = 1280, height: int = 800, timeout_s: float = 10.0) -> XServer:
-    """Start ``Xvfb :N -screen 0 WxHx24`` on a free display and wait until it accepts clients."""
+def start_xvfb(
+    width: int = 1280, height: int = 800, timeout_s: float = 30.0, args: Sequence[str] = ("-nolisten", "tcp")
+) -> XServer:
+    """Start ``Xvfb -screen 0 WxHx24 ARGS`` on a display number it picks itself, once it accepts clients.
+
+    ``-displayfd``: Xvfb writes the number it bound once it is ready, so two
+    test runs never race for the same display and nobody polls for a socket.
+    """
     binary = shutil.which("Xvfb")
     if binary is None:
         raise RuntimeError("Xvfb is not installed: apt-get install xvfb xauth")
-    for _ in range(5):  # another process may grab the same number between our check and Xvfb's start
-        number = _free_display()
+    read_fd, write_fd = os.pipe()
+    try:
         process = subprocess.Popen(
-            [binary, f":{number}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+            [binary, "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", *args],
+            pass_fds=(write_fd,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        socket = X_SOCKET_DIR / f"X{number}"
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and process.poll() is None and not socket.exists():
-            time.sleep(0.02)
-        if process.poll() is None and socket.exists():
-            return XServer(f":{number}", process)
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-    raise RuntimeError("Xvfb did not start")
+    finally:
+        os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        ready, _, _ = select.select([pipe], [], [], timeout_s)
+        number = pipe.readline().strip() if ready else b""
+    if number.isdigit():
+        display = f":{number.decode()}"
+        server = XServer(display, process, XConnection(display))
+        if server.connection:
+            return server
+    else:
+        server = XServer("", process)
+    server.stop()
+    raise RuntimeError(f"Xvfb did not start within {timeout_s:.0f} s")
 
 
 def ensure_display(width: int = 1280, height: int = 800) -> XServer:

@@ -48,7 +48,7 @@ from edge_agent.config import ConfigError, PanelConfig
 from edge_agent.recorder import Recorder, Tap
 from edge_agent.report import manager_summary
 from edge_agent.scores import band as score_band
-from edge_agent.store import DeviceStore, StoreError
+from edge_agent.store import StoreError
 from kiosk.debounce import Debouncer
 
 log = logging.getLogger("touchpoint.panel")
@@ -267,7 +267,7 @@ class SmileyPanel:
         """Today's Happy Index band for the current question (else the first one answered today)."""
         store = self.recorder.store
         # Our own connection: the store's belongs to the Recorder, which may be writing right now.
-        with DeviceStore(store.path, store.timezone) as reader:
+        with store.reopen() as reader:
             questions = manager_summary(reader)["questions"]
         current = self.recorder.survey().question
         mine = [q for q in questions if q["question_id"] == current.id and q["scale"] == current.scale]

@@ -97,7 +97,7 @@ def open_station(
             "panel.buttons: is empty, so this device has no button panel; "
             "set e.g. buttons = [5, 6, 13, 19] under [panel] in device.toml (4 or 5 BCM pins, most negative first)"
         )
-    store = DeviceStore(config.store.path, config.timezone)
+    store = DeviceStore.for_device(config)
     try:
         source = SurveySource(config, store)
         recorder = Recorder(store, source.current, clock=clock)

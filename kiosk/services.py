@@ -51,7 +51,7 @@ def open_services(
     config: DeviceConfig, now: Callable[[], float] = time.monotonic, hooks: PanelHooks | None = None
 ) -> KioskServices:
     """Open the store and everything that needs it; raises StoreError if the store cannot be used."""
-    store = DeviceStore(config.store.path, config.timezone)
+    store = DeviceStore.for_device(config)
     try:
         surveys = SurveySource(config, store)
         store.backlog()  # a store that opens but cannot be read is not usable either

@@ -8,12 +8,27 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent import clock
 from hub.broker import MosquittoBroker, MosquittoConfig, find_mosquitto, free_port
 from tests.support import Agent, Hub, write_device_config
 
 # Taps recorded in this process vouch for the clock, as tests.support.ENV does for the processes the tests
 # start: CI containers often report an unsynchronised kernel clock, and the hub quarantines such taps.
 os.environ.setdefault("TOUCHPOINT_CLOCK_OK", "1")
+
+
+@pytest.fixture
+def unsynchronised_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine's real clock, without the test override; skips where the kernel reports it synchronised.
+
+    Tests of what an installer sees on an unsynchronised device (containers, many VMs, a Pi before NTP) run
+    on the real condition, never a faked one.
+    """
+    monkeypatch.delenv("TOUCHPOINT_CLOCK_OK", raising=False)
+    monkeypatch.delenv("TOUCHPOINT_CLOCK_OFFSET_S", raising=False)
+    found = clock.verdict("ntp")
+    if found.why != "unsynchronised":
+        pytest.skip(f"needs a kernel clock reported as unsynchronised; this machine's is trusted ({found.why})")
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ import httpx
 from hub.broker import free_port
 
 ENV = {**os.environ, "TOUCHPOINT_CLOCK_OK": "1", "PYTHONUNBUFFERED": "1"}
+# For processes that must judge this machine's real clock, as a device in the field does.
+REAL_CLOCK_ENV = {k: v for k, v in ENV.items() if k not in ("TOUCHPOINT_CLOCK_OK", "TOUCHPOINT_CLOCK_OFFSET_S")}
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
@@ -34,14 +36,15 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
 class Process:
     """A CLI run in a subprocess with its output in a log file."""
 
-    def __init__(self, args: list[str], log_path: Path) -> None:
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
         self.args = args
         self.log_path = log_path
+        self.env = ENV if env is None else env
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=ENV)
+        self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
 
     @property
@@ -123,7 +126,13 @@ class Hub(Process):
 
 
 def write_device_config(
-    workdir: Path, device_id: str, location_id: str, timezone: str, broker_url: str, **sync: Any
+    workdir: Path,
+    device_id: str,
+    location_id: str,
+    timezone: str,
+    broker_url: str,
+    clock_trust: str | None = None,
+    **sync: Any,
 ) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"{device_id}.toml"
@@ -142,15 +151,17 @@ def write_device_config(
         "status_interval_s = 5.0",
     ]
     lines += [f"{k} = {v!r}" for k, v in sync.items()]
+    if clock_trust is not None:
+        lines += ["[clock]", f'trust = "{clock_trust}"']
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 class Agent(Process):
-    def __init__(self, config_path: Path) -> None:
+    def __init__(self, config_path: Path, env: dict[str, str] | None = None) -> None:
         self.config_path = config_path
         args = [sys.executable, "-m", "edge_agent.cli", "run", "--config", str(config_path)]
-        super().__init__(args, config_path.with_suffix(".log"))
+        super().__init__(args, config_path.with_suffix(".log"), env)
 
 
 def device_truth(store_path: Path) -> dict[tuple[str, int, int], int]:

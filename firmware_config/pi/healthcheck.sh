@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # touchpoint-healthcheck: is this device ready to record and sync taps? Prints one line per check;
-# exit 0 when all pass. Run by touchpoint-health.timer every 5 minutes, and by hand at install:
+# exit 0 when all pass. A passing check's WARNING lines (e.g. an untrusted clock that holds taps) are
+# shown under it, with their fix. Run by touchpoint-health.timer every 5 minutes, and by hand at install:
 #   sudo -u touchpoint /opt/touchpoint/bin/touchpoint-healthcheck
 set -uo pipefail
 
@@ -16,6 +17,7 @@ check() {
   local out
   if out="$("$@" 2>&1)"; then
     printf 'ok: %s\n' "$name"
+    printf '%s\n' "$out" | grep '^WARNING ' || true
   else
     printf 'FAIL: %s: %s\n' "$name" "$(printf '%s' "$out" | tr '\n' ' ')"
     failures=$((failures + 1))

@@ -89,8 +89,9 @@ check_inputs() {
 install_packages() {
   local packages=(python3-venv python3-pip ca-certificates)
   if [ "$MODE" = kiosk ]; then
+    # x11-xserver-utils: xset and xrandr for the session; libx11-6: the kiosk reads the screen size through it.
     packages+=(xserver-xorg-core xserver-xorg-legacy xserver-xorg-input-libinput xinit x11-xserver-utils
-      libmtdev1 libgl1-mesa-dri)
+      libx11-6 libmtdev1 libgl1-mesa-dri)
   fi
   say "installing system packages: ${packages[*]}"
   run env DEBIAN_FRONTEND=noninteractive apt-get update -q

@@ -113,7 +113,7 @@ class SqliteStorage(
 
     def devices(self) -> list[dict[str, object]]:
         rows = self._dicts(
-            "SELECT device_id, location_id, online, version, backlog, last_sync, clock_ok, first_seen, "
+            "SELECT device_id, location_id, online, version, backlog, last_sync, clock_ok, held, first_seen, "
             "last_seen, status_at, last_batch_id, last_batch_at, events_received FROM devices ORDER BY device_id"
         )
         for row in rows:

@@ -235,12 +235,12 @@ def _apply_status(conn: sqlite3.Connection, update: StatusUpdate, now: str) -> N
     clock = None if s.clock_ok is None else int(s.clock_ok)
     conn.execute(
         """INSERT INTO devices (device_id, location_id, first_seen, last_seen, online, version, backlog,
-                                last_sync, clock_ok, status_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                last_sync, clock_ok, held, status_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (device_id) DO UPDATE SET location_id = excluded.location_id,
              last_seen = excluded.last_seen, online = excluded.online,
              version = coalesce(excluded.version, version), backlog = coalesce(excluded.backlog, backlog),
              last_sync = coalesce(excluded.last_sync, last_sync), clock_ok = coalesce(excluded.clock_ok, clock_ok),
-             status_at = excluded.status_at""",
-        (s.device_id, s.location_id, now, now, int(s.online), s.version, s.backlog, s.last_sync, clock, now),
+             held = coalesce(excluded.held, held), status_at = excluded.status_at""",
+        (s.device_id, s.location_id, now, now, int(s.online), s.version, s.backlog, s.last_sync, clock, s.held, now),
     )

@@ -205,9 +205,15 @@ def _v4(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
+def _v5(db: sqlite_utils.Database) -> None:
+    # The device's status `held`: taps it holds back for a trusted clock (edge_agent/redate.py).
+    db.execute("ALTER TABLE devices ADD COLUMN held INTEGER")
+
+
 MIGRATIONS = [
     Migration(1, "locations, devices, events, rollups, dead letters, tokens", _v1),
     Migration(2, "regions, opening hours, reasons, surveys, alerts, sessions", _v2),
     Migration(3, "device registry: broker accounts (hashed passwords), revocation, provisioning defaults", _v3),
     Migration(4, "quarantine of events with untrusted timestamps: stored, visible, never counted", _v4),
+    Migration(5, "devices: taps held on the device for a trusted clock", _v5),
 ]

@@ -33,7 +33,7 @@ from edge_agent.config import DeviceConfig
 from edge_agent.pin import PinGuard
 from edge_agent.recorder import Tap
 from edge_agent.report import manager_summary
-from edge_agent.store import DeviceStore, StoreError
+from edge_agent.store import StoreError
 from edge_agent.survey import Survey
 from kiosk.services import KioskServices, PanelHooks, open_services
 from kiosk.ui import theme
@@ -403,7 +403,7 @@ class KioskRoot(FloatLayout):  # type: ignore[misc]
         store = self.services.store
         try:
             # Our own connection: the store's belongs to the Recorder, which a panel thread may be using.
-            with DeviceStore(store.path, store.timezone) as reader:
+            with store.reopen() as reader:
                 summary = manager_summary(reader)
         except (StoreError, sqlite3.Error) as exc:
             log.error("cannot read today's figures: %s", exc)

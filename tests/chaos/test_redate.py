@@ -50,7 +50,7 @@ def run_redate(store: DeviceStore, skip: tuple[str, ...] = ()) -> int:
 def test_the_clock_seam_shifts_the_wall_clock_and_fakes_a_boot(monkeypatch: pytest.MonkeyPatch) -> None:
     bad_clock(monkeypatch, -THREE_DAYS, boot="fake-boot")
     assert abs((datetime.now(UTC) - clock.now()).total_seconds() - THREE_DAYS) < 5
-    assert clock.boot_id() == "fake-boot" and clock.clock_ok() is False
+    assert clock.boot_id() == "fake-boot" and clock.clock_ok("rtc") is False
     monkeypatch.delenv("TOUCHPOINT_BOOT_ID")
     assert clock.boot_id() != "fake-boot"
 
@@ -111,6 +111,39 @@ def test_untrusted_taps_of_this_boot_wait_for_the_clock(store: DeviceStore, monk
     good = store.record(3, "default", 4)
     window = redate.hold_window("boot-b", clock.monotonic_ms())
     assert [p["id"] for p in store.pending_after(0, 10, hold_unclocked=window)] == [old_boot.id, good.id]
-    expired = redate.hold_window("boot-b", clock.monotonic_ms(), hold_s=0.0)  # held too long: send as it is
-    assert held.id in [p["id"] for p in store.pending_after(0, 10, hold_unclocked=expired)]
     assert [p["id"] for p in store.pending_after(0, 10)] == [old_boot.id, held.id, good.id]
+
+
+@pytest.mark.parametrize(
+    ("age_ms", "hold_s", "sent"),
+    [
+        (0, 0.0, True),  # no hold at all, even for a tap of this very millisecond
+        (0, redate.HOLD_S, False),
+        (int(redate.HOLD_S * 1000) - 1, redate.HOLD_S, False),
+        (int(redate.HOLD_S * 1000), redate.HOLD_S, True),  # held for exactly HOLD_S, then sent as it is
+    ],
+)
+def test_a_hold_ends_exactly_when_the_tap_is_hold_s_old(
+    store: DeviceStore, monkeypatch: pytest.MonkeyPatch, age_ms: int, hold_s: float, sent: bool
+) -> None:
+    bad_clock(monkeypatch, -THREE_DAYS, boot="boot-b")
+    tap = store.record(2, "default", 4)
+    assert tap.mono_ms is not None
+    window = redate.hold_window("boot-b", tap.mono_ms + age_ms, hold_s=hold_s)  # "now", in the tap's own ms
+    assert [p["id"] for p in store.pending_after(0, 10, hold_unclocked=window)] == ([tap.id] if sent else [])
+
+
+def test_held_count_is_what_pending_after_holds_back(store: DeviceStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad_clock(monkeypatch, -THREE_DAYS, boot="boot-a")
+    store.record(1, "default", 4)  # an earlier boot: cannot be re-dated, so never held
+    bad_clock(monkeypatch, -THREE_DAYS, boot="boot-b")
+    held = [store.record(v, "default", 4) for v in (0, 2)]
+    ntp_synced(monkeypatch)
+    monkeypatch.setenv("TOUCHPOINT_BOOT_ID", "boot-b")
+    store.record(3, "default", 4)  # a trusted tap
+    window = redate.hold_window("boot-b", clock.monotonic_ms())
+    sent = {p["id"] for p in store.pending_after(0, 10, hold_unclocked=window)}
+    assert store.held_count(window) == 2 == store.backlog() - len(sent)
+    assert not sent & {t.id for t in held}
+    store.mark_synced([held[0].id])
+    assert store.held_count(window) == 1  # only pending taps are held

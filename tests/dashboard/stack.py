@@ -8,7 +8,6 @@ has too few answers for a reliable score (small sample).
 from __future__ import annotations
 
 import random
-import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -62,12 +61,17 @@ class Tap:
     reason: str | None = None  # the follow-up answer after a negative face
 
 
-def plan_taps(today: date, seed: int = 1) -> list[Tap]:
-    """Deterministic taps: each site's hours on each chosen day, faces drawn from its weights."""
+def plan_taps(now: datetime, seed: int = 1) -> list[Tap]:
+    """Deterministic taps: each site's hours on each chosen day, faces drawn from its weights.
+
+    Days count back from each site's own local today, so every tap is in the past wherever ``now``
+    falls in the day (from UTC's today, New York's "yesterday" evening was still ahead at 00:30 UTC).
+    """
     rng = random.Random(seed)
     taps: list[Tap] = []
     for site in SITES:
         zone = ZoneInfo(site.timezone)
+        today = now.astimezone(zone).date()
         for days_ago, weights in [(d, site.weights) for d in CURRENT_DAYS_AGO] + [
             (d, site.previous_weights) for d in PREVIOUS_DAYS_AGO
         ]:
@@ -80,16 +84,6 @@ def plan_taps(today: date, seed: int = 1) -> list[Tap]:
                     reason = rng.choice(REASONS) if value <= 1 and rng.random() < 0.8 else None
                     taps.append(Tap(site.location_id, device, at, value, reason))
     return taps
-
-
-class SkewedClockAgent(Agent):
-    """An agent whose clock check fails, as on a Pi that booted without network time."""
-
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        env = {**ENV, "TOUCHPOINT_CLOCK_OK": "0"}
-        self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        log.close()
 
 
 @dataclass
@@ -138,15 +132,15 @@ def counted_at_hub(hub: Hub) -> int:
     return int(hub.sql("SELECT COALESCE(SUM(count), 0) FROM rollup_day")[0][0])
 
 
-def start_fleet(workdir: Path, today: date | None = None) -> Fleet:
-    today = today or datetime.now(UTC).date()
+def start_fleet(workdir: Path, now: datetime | None = None) -> Fleet:
+    now = now or datetime.now(UTC)
     broker = MosquittoBroker(MosquittoConfig(free_port(), data_dir=workdir / "broker", persistence=False))
     broker.start()
     hub_dir = workdir / "hub"
     hub_dir.mkdir(parents=True, exist_ok=True)
     hub = Hub(hub_dir, broker.url)
     hub.args += ["--alert-interval-s", "0.3"]  # the offline alert fires within a blink
-    fleet = Fleet(broker, hub, {}, plan_taps(today))
+    fleet = Fleet(broker, hub, {}, plan_taps(now))
     try:
         hub.start()
         fleet.tokens = {
@@ -172,7 +166,9 @@ def start_fleet(workdir: Path, today: date | None = None) -> Fleet:
                 for tap in taps:
                     store.record(tap.value, "default", 4, source="sim", reason=tap.reason, now=tap.at)
         for device, config in configs.items():
-            agent = SkewedClockAgent(config) if device == SKEWED_CLOCK_DEVICE else Agent(config)
+            # The skewed device's clock check fails, as on a Pi that booted without network time.
+            skewed = device == SKEWED_CLOCK_DEVICE
+            agent = Agent(config, {**ENV, "TOUCHPOINT_CLOCK_OK": "0"}) if skewed else Agent(config)
             fleet.agents[device] = agent
             agent.start()
         stores = [load_config(c).store.path for c in configs.values()]

@@ -6,12 +6,15 @@ import hashlib
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from hub.dashboard.auth import safe_next
 from hub.dashboard.charts import ci_bar, heat_colour, heatmap, trend_chart
 from hub.dashboard.period import Period, parse_period
 from hub.dashboard.ratelimit import LoginLimiter
 from hub.dashboard.render import ago, signed
 from hub.storage.sqlite import SqliteStorage
+from tests.dashboard.stack import plan_taps
 
 TODAY = date(2026, 11, 22)
 
@@ -98,3 +101,10 @@ def test_sessions_store_only_a_hash_expire_and_die_with_their_token(tmp_path: Pa
         assert storage.delete_session(digest) is False
     finally:
         storage.close()
+
+
+@pytest.mark.parametrize("utc_hour", range(24))
+def test_the_fleets_planned_taps_are_all_in_the_past_at_any_hour(utc_hour: int) -> None:
+    """The hub quarantines taps from the future: a fleet planned from UTC's date broke the suite at 00:30 UTC."""
+    now = datetime(2026, 11, 28, utc_hour, 19, tzinfo=UTC)
+    assert [t for t in plan_taps(now) if t.at > now] == []

@@ -224,6 +224,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str], argv: list[str]) -> No
         for command in ("run", "tap", "report", "check"):
             assert command in out
         assert "examples:" in out
+        assert "exit status: 0 done (check: the device is ready; a warning on stderr" in out
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

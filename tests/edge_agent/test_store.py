@@ -505,25 +505,6 @@ def test_uuid7_text_sorts_by_time(times: list[int]) -> None:
     assert [ids[i] for i in sorted(ids)] == sorted(times)
 
 
-def test_clock_ok_before_2025_is_false(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("TOUCHPOINT_CLOCK_OK")
-    # Point the systemd-timesyncd flag at a file that exists, so only the date decides.
-    flag = tmp_path / "synchronized"
-    flag.touch()
-    monkeypatch.setattr(clock, "_TIMESYNC_FLAG", flag)
-    assert clock.clock_ok(datetime(2026, 1, 1, tzinfo=UTC)) is True
-    assert clock.clock_ok(clock.EARLIEST_PLAUSIBLE) is True
-    assert clock.clock_ok(datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC)) is False
-    assert clock.clock_ok(datetime(1970, 1, 1, tzinfo=UTC)) is False
-
-
-def test_clock_ok_override(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TOUCHPOINT_CLOCK_OK", "1")
-    assert clock.clock_ok(datetime(1970, 1, 1, tzinfo=UTC)) is True
-    monkeypatch.setenv("TOUCHPOINT_CLOCK_OK", "0")
-    assert clock.clock_ok(datetime(2026, 1, 1, tzinfo=UTC)) is False
-
-
 def test_boot_id_and_monotonic_ms() -> None:
     assert clock.boot_id() == clock.boot_id()
     assert uuid.UUID(clock.boot_id())

@@ -15,6 +15,7 @@ import pytest
 
 from edge_agent import sdnotify
 from tests.security.support import hub_cli_ok
+from tests.support import REAL_CLOCK_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "firmware_config"
@@ -80,6 +81,16 @@ def test_units_restart_forever_and_wait_for_time_sync_where_it_matters() -> None
     assert "SystemMaxUse=64M" in journald and "RuntimeMaxUse=" in journald
     x = (FIRMWARE / "pi" / "kiosk-x.sh").read_text()
     assert "-nocursor" in x and "-s 0 -dpms" in x and "-nolisten tcp" in x
+
+
+def test_the_kiosk_session_defaults_to_the_pi_install() -> None:
+    """The boot-path test points kiosk-session.sh elsewhere; on the Pi, with nothing set, it runs the install."""
+    session = (FIRMWARE / "pi" / "kiosk-session.sh").read_text()
+    assert 'TOUCHPOINT_BIN="${TOUCHPOINT_BIN:-/opt/touchpoint/bin}"' in session
+    assert 'TOUCHPOINT_CONFIG="${TOUCHPOINT_CONFIG:-/etc/touchpoint/device.toml}"' in session
+    assert 'TOUCHPOINT_DISPLAY_ENV="${TOUCHPOINT_DISPLAY_ENV:-/etc/touchpoint/display.env}"' in session
+    assert 'exec "$TOUCHPOINT_BIN/touchpoint-kiosk" --config "$TOUCHPOINT_CONFIG"' in session
+    assert "xinit /opt/touchpoint/bin/touchpoint-kiosk-session" in (FIRMWARE / "pi" / "kiosk-x.sh").read_text()
 
 
 def make_bundle(tmp_path: Path) -> Path:
@@ -165,6 +176,26 @@ def test_health_check_reports_each_check(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "FAIL: device config valid and store writable" in bad.stdout and "broker.keepalive_s" in bad.stdout
     assert "FAIL: disk space for the store" in bad.stdout
+
+
+@pytest.mark.usefixtures("unsynchronised_clock")
+def test_health_check_passes_but_shows_the_clock_warning(tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path)
+    config = bundle / "device.toml"
+    config.write_text(config.read_text().replace("/var/lib/touchpoint/device.sqlite", str(tmp_path / "d.sqlite")))
+    env = {
+        **REAL_CLOCK_ENV,
+        "TOUCHPOINT_CONFIG": str(config),
+        "TOUCHPOINT_PREFIX": str(Path(sys.executable).parent.parent),
+        "TOUCHPOINT_STATE": str(tmp_path),
+    }
+    done = subprocess.run(["bash", str(FIRMWARE / "pi" / "healthcheck.sh")], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr  # taps are still recorded: a warning, not a failure
+    lines = done.stdout.splitlines()
+    assert lines[0] == "ok: device config valid and store writable"
+    assert lines[1].startswith("WARNING clock: the kernel reports the clock as not synchronised (no NTP); ")
+    assert lines[1].endswith('set `[clock] trust = "rtc"` in device.toml.')
+    assert lines[-1] == "touchpoint-healthcheck: healthy"
 
 
 def test_the_agent_speaks_systemds_notify_and_watchdog_protocol(

@@ -347,7 +347,16 @@ def test_status_creates_and_updates_the_device(storage: SqliteStorage) -> None:
 
     storage.ingest([], [status(True, backlog=0, clock_ok=False)], [], later)
     [device] = storage.devices()
-    assert (device["online"], device["backlog"], device["clock_ok"]) == (True, 0, False)
+    assert (device["online"], device["backlog"], device["clock_ok"], device["held"]) == (True, 0, False, None)
+
+
+def test_status_held_is_kept_until_a_status_says_otherwise(storage: SqliteStorage) -> None:
+    ingest(storage, statuses=(status(True, backlog=3, clock_ok=False, held=3),))
+    assert storage.devices()[0]["held"] == 3
+    ingest(storage, statuses=(status(False),))  # a last will carries no counts
+    assert storage.devices()[0]["held"] == 3
+    ingest(storage, statuses=(status(True, backlog=0, clock_ok=True, held=0),))
+    assert storage.devices()[0]["held"] == 0
 
 
 def test_batches_and_status_share_the_device_row(storage: SqliteStorage) -> None:

@@ -255,8 +255,8 @@ class SecureHub(Hub):
     """The hub process with its broker login from hub.env, as touchpoint-hub.service runs it."""
 
     def __init__(self, workdir: Path, login: dict[str, str]) -> None:
-        self.env = {**ENV, **login}
         super().__init__(workdir, login["TOUCHPOINT_HUB_BROKER_URL"])
+        self.env = {**ENV, **login}  # after Process.__init__, which sets the default environment
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     survey = default_survey().model_copy(update={"response_interval_s": 0.05, "idle_timeout_s": 3.0})
     rng = random.Random(args.seed * 1_000_003 + os.getpid())
     offset = float(os.environ.get("TOUCHPOINT_CLOCK_OFFSET_S") or 0)
-    with DeviceStore(config.store.path, config.timezone) as store, args.log.open("a") as log:
+    with DeviceStore.for_device(config) as store, args.log.open("a") as log:
         recorder = Recorder(store, lambda: survey)
         while not stop.wait(rng.expovariate(args.rate)):
             value = rng.choices(range(4), weights=(2, 2, 3, 4))[0]

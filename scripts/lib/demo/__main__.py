@@ -13,7 +13,7 @@ from simulate import DEMO_LOCATIONS
 EPILOG = """what you get:
   a Mosquitto broker, the hub (API + dashboard), and one real touchpoint-agent per store
   with weeks of history; live taps; alert rules (the recommended shift rule: a rise in
-  negative answers against the store's own weekday x hour usual; HappyOrNot's 50%% negative
+  negative answers against the store's own weekday x hour usual; HappyOrNot's 50% negative
   in 15 min; a kiosk offline for a minute) whose webhooks go to a local receiver that prints
   each delivery; New York replays its bad 17:00 hour live, so alerts fire; one store's network
   drops for a while.
@@ -32,20 +32,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--duration", type=float, default=0, help="stop by itself this many seconds after start-up")
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=0,
+        help="stop by itself this many seconds after start-up (default: run until Ctrl-C)",
+    )
     p.add_argument("--port", type=int, default=8000, help="hub HTTP port (default 8000; 0 = any free port)")
     p.add_argument("--broker-port", type=int, default=0, help="MQTT port (default: any free port)")
-    p.add_argument("--locations", type=int, default=3, choices=range(1, len(DEMO_LOCATIONS) + 1))
-    p.add_argument("--history-days", type=int, default=56, help="days of past taps each store starts with (8 weeks)")
-    p.add_argument("--taps-per-second", type=float, default=2.0, help="live taps per second, per store")
+    p.add_argument(
+        "--locations",
+        type=int,
+        default=3,
+        choices=range(1, len(DEMO_LOCATIONS) + 1),
+        help="how many stores, one kiosk each (default 3)",
+    )
+    p.add_argument(
+        "--history-days", type=int, default=56, help="days of past taps each store starts with (default 56: 8 weeks)"
+    )
+    p.add_argument("--taps-per-second", type=float, default=2.0, help="live taps per second, per store (default 2)")
     p.add_argument(
         "--bad-spell-s", type=float, default=300,
-        help="New York replays its bad 17:00 hour for the first this many seconds of live taps (0 = never)",
+        help="New York replays its bad 17:00 hour for this many seconds of live taps (default 300; 0 = never)",
     )  # fmt: skip
-    p.add_argument("--outage-after-s", type=float, default=20, help="the last store's link drops this long after start")
-    p.add_argument("--outage-s", type=float, default=150, help="and stays down this long")
+    p.add_argument(
+        "--outage-after-s",
+        type=float,
+        default=20,
+        help="the last store's link drops this long after start (default 20)",
+    )
+    p.add_argument("--outage-s", type=float, default=150, help="and stays down this long (default 150)")
     p.add_argument("--no-outage", action="store_true", help="keep every kiosk online")
-    p.add_argument("--data-dir", type=Path, default=Path("demo-data"), help="wiped and recreated on each run")
+    p.add_argument(
+        "--data-dir", type=Path, default=Path("demo-data"), help="wiped and recreated on each run (default demo-data)"
+    )
     p.add_argument("--embedded-broker", action="store_true", help="use the embedded amqtt broker")
     args = p.parse_args(argv)
     if args.history_days < 0 or args.taps_per_second < 0 or args.outage_s < 0 or args.outage_after_s < 0:

@@ -20,15 +20,12 @@ from chaos.proxy import Link
 
 from demo.children import Children
 from demo.hubapi import HubAPI, HubError
-from demo.stores import DemoDevice, fill_history, make_device
+from demo.stores import DemoDevice, clock_trust_here, fill_history, make_device
 from demo.webhooks import WebhookReceiver
-from edge_agent.store import DeviceStore
 from hub.broker import free_port, start_local_broker
 
 from simulate import DEMO_LOCATIONS, live_tap
 
-# This process records the live taps itself: it must trust this machine's clock as the agents do.
-os.environ.setdefault("TOUCHPOINT_CLOCK_OK", "1")
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 # The demo's rules, from the README's simulated table: the recommended shift rule, HappyOrNot's rule beside it
 # (29-64 false alarms a week on a steady store), and a kiosk offline after 1 minute (10 by default).
@@ -106,7 +103,7 @@ class Demo:
         started = time.monotonic()
         for d in devices:
             self.children.spawn(f"agent-{d.loc.location_id}", ["edge_agent.cli", "run", "--config", str(d.config)])
-        backlog = sum(DeviceStore(d.store_path, d.loc.timezone).backlog() for d in devices)
+        backlog = sum(d.open_store().backlog() for d in devices)
         # Local days run up to a day ahead of UTC (Tokyo, Sydney): ask up to tomorrow.
         start = (datetime.now(UTC) - timedelta(days=self.args.history_days + 1)).date().isoformat()
         end = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
@@ -167,6 +164,12 @@ class Demo:
 
     def _make_devices(self, broker_url: str, version: str) -> list[DemoDevice]:
         locations = DEMO_LOCATIONS[: self.args.locations]
+        trust = clock_trust_here()
+        if trust == "rtc":
+            say(
+                "this machine's clock is not NTP-synchronised (a VM or container?): the demo's kiosks trust it "
+                'with [clock] trust = "rtc" in device.toml; a kiosk with "ntp" holds its taps until NTP syncs'
+            )
         devices = []
         for i, loc in enumerate(locations):
             url = broker_url
@@ -175,7 +178,7 @@ class Demo:
                 self.link = Link(loc.location_id, host, int(port))  # this store's uplink, which will drop
                 self.link.start()
                 url = self.link.url
-            device = make_device(self.data, i, loc, url, version)
+            device = make_device(self.data, i, loc, url, version, trust)
             n = fill_history(device, self.args.history_days, seed=i)
             say(f"{loc.location_id} ({loc.timezone}): {device.device_id} starts with {n} taps of history to sync")
             devices.append(device)
@@ -183,7 +186,7 @@ class Demo:
 
     def _tap_live(self, devices: list[DemoDevice]) -> None:
         # A kiosk process of its own would open its store like this, beside the agent's connection.
-        stores = {d.loc.location_id: DeviceStore(d.store_path, d.loc.timezone) for d in devices}
+        stores = {d.loc.location_id: d.open_store() for d in devices}
         rng = random.Random(99)
         rate = self.args.taps_per_second * len(devices)
         while not self.stop.wait(rng.expovariate(rate) if rate > 0 else 1.0):
