@@ -12,6 +12,7 @@ through the real evaluator on a real SQLite store and compares episode by episod
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
@@ -47,15 +48,8 @@ class DayView:
     def __init__(self, answers: DayAnswers) -> None:
         self.answers = answers
         self.midnight = datetime.combine(answers.day, time(), UTC)
-        length = DAY_MINUTES + MAX_SPAN_MIN + 1
-        self._prefix: list[list[int]] = []
-        for counts in answers.counts:
-            running, total = [0] * (length + 1), 0
-            for minute, n in enumerate(counts):
-                total += n
-                running[minute + 1] = total
-            running[len(counts) + 1 :] = [total] * (length - len(counts))
-            self._prefix.append(running)
+        night = [0] * (MAX_SPAN_MIN + 1)  # windows may end after midnight, in the closed night
+        self._prefix = [list(itertools.accumulate(counts + night, initial=0)) for counts in answers.counts]
         self._bins: dict[UsualShares, tuple[list[int], list[ShiftBin]]] = {}
 
     def at(self, t: int) -> datetime:
