@@ -74,10 +74,10 @@ class DayView:
             for minute in range(DAY_MINUTES):
                 faces = [c[minute] for c in self.answers.counts]
                 if any(faces):
-                    t_ = Tally.of((QUESTION, SCALE, v, n) for v, n in enumerate(faces) if n)
+                    one = Tally.of((QUESTION, SCALE, v, n) for v, n in enumerate(faces) if n)
                     stamp = f"{day}T{minute // 60:02d}:{minute % 60:02d}"
                     minutes.append(minute)
-                    bins.append((stamp, t_.n, t_.negative, usual.share(day, minute // 60)))
+                    bins.append((stamp, one.n, one.negative, usual.share(day, minute // 60)))
             self._bins[usual] = (minutes, bins)
         minutes, bins = self._bins[usual]
         return bins[bisect.bisect_left(minutes, t - lookback) : bisect.bisect_left(minutes, t)]
@@ -100,11 +100,11 @@ def condition(params: object, history: SimHistory) -> Condition:
     """The rule's decision at a minute of a simulated day, through the evaluator's checks."""
     loc = LOCATION
     if isinstance(params, PctNegative):
-        pct = params
-        return lambda v, t: check_pct_negative(pct, v.tally(t, span(pct), pct.question_id)) is not None
+        pct, pct_w = params, span(params)
+        return lambda v, t: check_pct_negative(pct, v.tally(t, pct_w, pct.question_id)) is not None
     if isinstance(params, IndexBelow):
-        index = params
-        return lambda v, t: check_index_below(index, v.tally(t, span(index), index.question_id)) is not None
+        index, index_w = params, span(params)
+        return lambda v, t: check_index_below(index, v.tally(t, index_w, index.question_id)) is not None
     if isinstance(params, ResponseCount):
         w, hours, opened = span(params), parse_hours(loc.opening_hours), dict[tuple[int, int], bool]()
 
