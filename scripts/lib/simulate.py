@@ -28,6 +28,9 @@ class SimLocation:
     taps_per_day: int = 300
 
 
+BAD_HOUR_MOOD = (0.45, 0.25, 0.2, 0.1)  # 70% negative: the usual queue at a store's bad hour
+QUEUE_OUT_THE_DOOR = (0.7, 0.2, 0.07, 0.03)  # 90% negative: worse than any usual hour, a till down
+
 DEMO_LOCATIONS = [
     SimLocation("helsinki-central", "Europe/Helsinki", (0.05, 0.10, 0.35, 0.50)),
     SimLocation("new-york-5th", "America/New_York", (0.08, 0.12, 0.40, 0.40), bad_hour=17),
@@ -36,15 +39,19 @@ DEMO_LOCATIONS = [
 ]
 
 
-def answer(loc: SimLocation, hour: int, rng: random.Random) -> tuple[int, str | None]:
-    """A smiley value (0 = most negative) and, for some negative answers, a reason."""
-    weights = loc.mood
-    if loc.bad_hour is not None and hour == loc.bad_hour:
-        weights = (0.45, 0.25, 0.2, 0.1)
+def answer(
+    loc: SimLocation, hour: int, rng: random.Random, mood: tuple[float, ...] | None = None
+) -> tuple[int, str | None]:
+    """A smiley value (0 = most negative) and, for some negative answers, a reason.
+
+    ``mood`` replaces the store's own for this answer: a queue, whose negatives name the queue.
+    """
+    queue = mood is not None or hour == loc.bad_hour
+    weights = mood or (BAD_HOUR_MOOD if hour == loc.bad_hour else loc.mood)
     value = rng.choices(range(4), weights=weights)[0]
     reason = None
     if value <= 1 and rng.random() < 0.6:
-        reason = "queue" if hour == loc.bad_hour else rng.choice(REASONS)
+        reason = "queue" if queue else rng.choice(REASONS)
     return value, reason
 
 
@@ -66,11 +73,10 @@ def backfill(store: DeviceStore, loc: SimLocation, days: int, rng: random.Random
     return count
 
 
-def live_tap(store: DeviceStore, loc: SimLocation, rng: random.Random, hour: int | None = None) -> int:
-    """One shopper now; ``hour`` plays that local hour's mood instead (the demo replays a bad hour)."""
-    if hour is None:
-        hour = datetime.now(ZoneInfo(loc.timezone)).hour
-    value, reason = answer(loc, hour, rng)
+def live_tap(store: DeviceStore, loc: SimLocation, rng: random.Random, mood: tuple[float, ...] | None = None) -> int:
+    """One shopper now, in the store's mood for this local hour, or in ``mood`` (the demo's queue)."""
+    hour = datetime.now(ZoneInfo(loc.timezone)).hour
+    value, reason = answer(loc, hour, rng, mood)
     store.record(value, "default", 4, source="sim", reason=reason)
     return value
 

@@ -92,7 +92,7 @@ def test_demo_prints_a_curl_line_that_returns_scores_fires_alerts_and_sigterm_st
     synced = re.search(r"history synced: (\d+) of (\d+) taps", "".join(seen))
     assert synced and synced.group(1) == synced.group(2) and int(synced.group(1)) > 3 * 56 * 200, "".join(seen)
 
-    # New York replays its bad hour: the shift rule and HappyOrNot's rule fire and post to the local receiver.
+    # New York's queue: the shift rule and HappyOrNot's rule fire and post to the local receiver.
     # Meanwhile the last store's link drops at once and comes back after 15 s; either may come first.
     shift, happyornot = r"\[webhook\] .*Rise in negative answers", r"\[webhook\] .*Many negative answers"
     outage = [r"devices online: 2 of 3", r"tokyo-shibuya/kiosk-3 is back online"]

@@ -15,8 +15,8 @@ EPILOG = """what you get:
   with weeks of history; live taps; alert rules (the recommended shift rule: a rise in
   negative answers against the store's own weekday x hour usual; HappyOrNot's 50% negative
   in 15 min; a kiosk offline for a minute) whose webhooks go to a local receiver that prints
-  each delivery; New York replays its bad 17:00 hour live, so alerts fire; one store's network
-  drops for a while.
+  each delivery; New York has a queue out of the door for the first 5 minutes, so alerts
+  fire; one store's network drops for a while.
 
 examples:
   scripts/demo                       # until Ctrl-C
@@ -52,8 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--taps-per-second", type=float, default=2.0, help="live taps per second, per store (default 2)")
     p.add_argument(
-        "--bad-spell-s", type=float, default=300,
-        help="New York replays its bad 17:00 hour for this many seconds of live taps (default 300; 0 = never)",
+        "--queue-s", type=float, default=300,
+        help="New York has a queue out of the door for this many seconds of live taps (default 300; 0 = never)",
     )  # fmt: skip
     p.add_argument(
         "--outage-after-s",
@@ -68,8 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--embedded-broker", action="store_true", help="use the embedded amqtt broker")
     args = p.parse_args(argv)
-    if args.history_days < 0 or args.taps_per_second < 0 or args.outage_s < 0 or args.outage_after_s < 0:
-        p.error("--history-days, --taps-per-second and the outage times must not be negative")
+    if min(args.history_days, args.taps_per_second, args.queue_s, args.outage_s, args.outage_after_s) < 0:
+        p.error("--history-days, --taps-per-second, --queue-s and the outage times must not be negative")
     return args
 
 

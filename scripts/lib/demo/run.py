@@ -24,7 +24,7 @@ from demo.stores import DemoDevice, clock_trust_here, fill_history, make_device
 from demo.webhooks import WebhookReceiver
 from hub.broker import free_port, start_local_broker
 
-from simulate import DEMO_LOCATIONS, live_tap
+from simulate import DEMO_LOCATIONS, QUEUE_OUT_THE_DOOR, SimLocation, live_tap
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 # The demo's rules, from the README's simulated table: the recommended shift rule, HappyOrNot's rule beside it
@@ -58,6 +58,7 @@ class Demo:
         self.live_started = 0.0
         self.link: Link | None = None
         self.range: dict[str, str] = {}
+        self.queue_at: SimLocation | None = None  # the store whose live taps start with a queue
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, _stop_on_signal)
@@ -117,6 +118,7 @@ class Demo:
             f"({at_hub / took:.0f} taps/s end to end, agent start-up included)")  # fmt: skip
         for rule in RULES:
             admin.post("/api/v1/alerts/rules", {**rule, "webhook_url": receiver.url})
+        self.queue_at = next((d.loc for d in devices if d.loc.bad_hour is not None and self.args.queue_s > 0), None)
         self.live_started = time.monotonic()
         threading.Thread(target=self._tap_live, args=(devices,), name="live-taps", daemon=True).start()
         self._print_guide(url, token, admin_token, receiver, devices)
@@ -136,9 +138,11 @@ class Demo:
         say(f"try:       {curl}")
         say(f"alerts:    curl -s -H 'Authorization: Bearer {token}' '{url}/api/v1/alerts?state=firing'")
         say(f"devices:   {len(devices)} stores, each a real touchpoint-agent process; live taps go into their stores")
-        if self.args.bad_spell_s > 0 and any(d.loc.bad_hour is not None for d in devices):
-            say(f"new-york-5th replays its bad 17:00 hour for {self.args.bad_spell_s:.0f} s: watch the alert fire "
-                f"on {url}/locations/new-york-5th")  # fmt: skip
+        if self.queue_at is not None:
+            where = self.queue_at.location_id
+            say(f"{where} has a queue out of the door for {self.args.queue_s:.0f} s (90% negative answers, worse "
+                f"than even its usual bad hour at {self.queue_at.bad_hour}:00): watch the alerts fire on "
+                f"{url}/locations/{where}")  # fmt: skip
         if self.link is not None:
             say(f"{devices[-1].loc.location_id}'s network drops {self.args.outage_after_s:.0f} s after start-up "
                 f"for {self.args.outage_s:.0f} s: watch {url}/devices")  # fmt: skip
@@ -193,8 +197,8 @@ class Demo:
             if rate <= 0:
                 continue
             loc = rng.choice(devices).loc
-            bad_spell = time.monotonic() - self.live_started < self.args.bad_spell_s
-            live_tap(stores[loc.location_id], loc, rng, hour=loc.bad_hour if bad_spell else None)
+            queue = loc is self.queue_at and time.monotonic() - self.live_started < self.args.queue_s
+            live_tap(stores[loc.location_id], loc, rng, QUEUE_OUT_THE_DOOR if queue else None)
             self.live_taps += 1
 
     def _counted(self, api: HubAPI) -> int:
