@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+import msgspec
 import sqlite_utils
-from pydantic import ValidationError
 
 from edge_agent import clock
 from edge_agent.migrate import Migration, migrate
-from edge_agent.protocol import SCALES, SOURCES, Event, describe_error, format_ts
+from edge_agent.protocol import SCALES, SOURCES, Event, Invalid, convert, describe_error, format_ts
 
 if TYPE_CHECKING:
     from edge_agent.config import DeviceConfig
@@ -199,13 +199,16 @@ class DeviceStore:
         local = now.astimezone(self.tz)
         try:
             # Validate with the wire model before writing: a stored tap must be one the hub accepts.
-            event = Event(
-                id=clock.uuid7(int(now.timestamp() * 1000)), seq=0, ts=now, tz=self.timezone,
-                clock_ok=clock.clock_ok(self.clock_trust, now), question_id=question_id, scale=scale, value=value,
-                reason=reason, source=source, misuse=misuse, survey_version=survey_version, boot_id=clock.boot_id(),
-                mono_ms=clock.monotonic_ms(),
+            event = convert(
+                {
+                    "id": clock.uuid7(int(now.timestamp() * 1000)), "seq": 0, "ts": now, "tz": self.timezone,
+                    "clock_ok": clock.clock_ok(self.clock_trust, now), "question_id": question_id, "scale": scale,
+                    "value": value, "reason": reason, "source": source, "misuse": misuse,
+                    "survey_version": survey_version, "boot_id": clock.boot_id(), "mono_ms": clock.monotonic_ms(),
+                },
+                Event,
             )  # fmt: skip
-        except ValidationError as exc:
+        except Invalid as exc:
             raise ValueError(f"tap not recorded: {describe_error(exc)}") from None
         hold_until = time.time() + hold_s if hold_s > 0 else None
         try:
@@ -230,7 +233,7 @@ class DeviceStore:
                     )
         except sqlite3.Error as exc:
             raise StoreError(f"tap not stored in {self.path}: {exc}") from exc
-        return event.model_copy(update={"seq": seq})
+        return msgspec.structs.replace(event, seq=seq)
 
     def set_reason(self, event_id: str, reason: str | None) -> bool:
         """Attach a follow-up reason to a tap not yet synced, and release its hold."""

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPin
+from msgspec.structs import replace
 from pydantic import ValidationError
 
 from edge_agent.config import ConfigError, PanelConfig
@@ -64,7 +65,7 @@ def blinked(times: int) -> list[bool]:
 
 def survey(interval: float = 0.0) -> Survey:
     """A 4-point survey; interval 0 unless a test is about misuse."""
-    return default_survey().model_copy(update={"response_interval_s": interval})
+    return replace(default_survey(), response_interval_s=interval)
 
 
 pytestmark = pytest.mark.usefixtures("panel_clock_ok")

@@ -96,7 +96,7 @@ def test_serve_picks_up_a_pushed_survey_and_stops_on_request(
             version=9, languages=["en"], question=Question(id="exit-door", scale=5, text={"en": "How was it?"})
         )
         with DeviceStore(config.store.path, config.timezone) as agent:
-            agent.set_meta(PUSHED_SURVEY_KEY, pushed.model_dump_json())
+            agent.set_meta(PUSHED_SURVEY_KEY, pushed.to_json())
             deadline = time.monotonic() + 5
             while station.survey.current() != pushed and time.monotonic() < deadline:
                 time.sleep(0.01)
