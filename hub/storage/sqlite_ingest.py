@@ -12,69 +12,28 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import chain, filterfalse
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
-from edge_agent.protocol import Ack, Rejection, format_ts, topic
+from edge_agent.protocol import Ack, Event, Rejection, format_ts, topic
 from edge_agent.scores import polarity
-from hub.localtime import local_day_hour, zone
+from hub.localtime import zone
 from hub.quarantine import Screen
 from hub.storage.base import DeadLetter, IncomingBatch, IngestResult, StatusUpdate
+from hub.storage.sqlite_rows import CLOCK_OK, EVENT_COLUMNS, ID, TS, Columns, Row, columns, event_rows
 
-_EVENT_COLUMNS = (
-    "id, device_id, location_id, seq, ts, local_day, local_hour, tz, clock_ok, question_id, scale, value, "
-    "reason, source, misuse, survey_version, boot_id, mono_ms, batch_id, received_at"
-)
-_INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({','.join('?' * 20)})"
-
-# Local day and hour per (zone, UTC hour of the timestamp), checked at both ends of that hour: the
-# day and hour themselves when the whole hour maps to one local hour, else the zone's offset when it
-# holds all hour (a :30 or :45 zone), else None (a transition inside the hour: compute each event).
-_LOCAL: dict[tuple[str, str], tuple[str, int] | timedelta | None] = {}
-_LOCAL_MAX = 100_000
-_HOUR_END = timedelta(minutes=59, seconds=59, microseconds=999_999)
-# Row fields by position in _EVENT_COLUMNS: id, misuse, reason, and the rollup keys without the location.
+_INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({','.join('?' * 20)})"
+# Row fields by position in EVENT_COLUMNS: id, misuse, reason, and the rollup keys without the location.
 _ID, _MISUSE, _REASON = itemgetter(0), itemgetter(14), itemgetter(12)
 _DAY_KEY, _HOUR_KEY = itemgetter(9, 5, 10, 11), itemgetter(9, 5, 6, 10, 11)
-
-
-def _hour_rule(ts: datetime, tz: ZoneInfo) -> tuple[str, int] | timedelta | None:
-    start = ts.replace(minute=0, second=0, microsecond=0)
-    try:
-        offset = start.astimezone(tz).utcoffset()
-        if offset is None or (start + _HOUR_END).astimezone(tz).utcoffset() != offset:
-            return None
-        first, last = local_day_hour(start, tz), local_day_hour(start + _HOUR_END, tz)
-    except (OverflowError, ValueError):  # the hour reaches past datetime's range: compute each event
-        return None
-    return first if first == last else offset
-
-
-def _local_day_hour(ts: datetime, ts_text: str, tz_name: str, tz: ZoneInfo) -> tuple[str, int]:
-    """``local_day_hour(ts, tz)`` for a UTC ``ts`` rendered as ``ts_text``, without a zone lookup per event."""
-    key = (tz_name, ts_text[:13])
-    if key in _LOCAL:
-        rule = _LOCAL[key]
-    else:
-        if len(_LOCAL) >= _LOCAL_MAX:
-            _LOCAL.clear()
-        rule = _LOCAL[key] = _hour_rule(ts, tz)
-    if rule is None:
-        return local_day_hour(ts, tz)
-    if isinstance(rule, timedelta):
-        local = ts + rule
-        return local.date().isoformat(), local.hour
-    return rule
-
-
-_ROW_MARKS = f"({','.join('?' * (_EVENT_COLUMNS.count(',') + 1))})"
+_ROW_MARKS = f"({','.join('?' * (EVENT_COLUMNS.count(',') + 1))})"
 _ROWS_PER_INSERT = 100
 _INSERTS: dict[int, str] = {}
 
 
-def _insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
+def _insert_events(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
     """``executemany(_INSERT_EVENT, rows)`` as one multi-row INSERT per 100 rows, with the same outcome.
 
     executemany steps SQLite once per row, releasing and retaking the GIL each time; while paho's network
@@ -85,7 +44,7 @@ def _insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]])
         sql = _INSERTS.get(len(chunk))
         if sql is None:
             sql = _INSERTS[len(chunk)] = (
-                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES {','.join([_ROW_MARKS] * len(chunk))}"
+                f"INSERT INTO events ({EVENT_COLUMNS}) VALUES {','.join([_ROW_MARKS] * len(chunk))}"
             )
         conn.execute(sql, list(chain.from_iterable(chunk)))
 
@@ -119,6 +78,40 @@ def _location_zones(conn: sqlite3.Connection, batches: list[IncomingBatch], now:
     return zones
 
 
+def _sort_out(
+    b: IncomingBatch, taken: set[str], held: Screen, tz: ZoneInfo, now: str
+) -> tuple[Columns, list[str], list[str]]:
+    """(columns of the events to insert, duplicate ids, ids accepted into quarantine) of one batch.
+
+    Usually every event is new and its timestamp trusted: that is checked for the whole batch in C.
+    Otherwise each event is sorted out in turn. Ids taken here are added to ``taken``.
+    """
+    cols = columns(b.events)
+    ids = cols[ID]
+    earliest, latest = held.trusted_span(b.device_id)
+    if (
+        taken.isdisjoint(ids)
+        and len(set(ids)) == len(ids)
+        and all(cols[CLOCK_OK])
+        and (not ids or (earliest <= min(cols[TS]) and max(cols[TS]) <= latest))
+    ):
+        taken.update(ids)
+        return cols, [], []
+    fresh: list[Event] = []
+    dupes: list[str] = []
+    accepted: list[str] = []
+    for e in b.events:
+        if e.id in taken:
+            dupes.append(e.id)
+            continue
+        taken.add(e.id)
+        if held.divert(b, e, tz, now):  # kept in quarantine and acked, but never counted on a guessed day
+            accepted.append(e.id)
+            continue
+        fresh.append(e)
+    return columns(fresh), dupes, accepted
+
+
 def ingest_transaction(
     conn: sqlite3.Connection,
     batches: list[IncomingBatch],
@@ -131,7 +124,7 @@ def ingest_transaction(
     zones = _location_zones(conn, batches, now) if batches else {}
     existing = _existing_ids(conn, [e.id for b in batches for e in b.events])
     held = Screen.load(conn, batches, received_at)  # untrusted timestamps: stored apart, never counted
-    seen: set[str] = set()
+    taken = existing | held.known  # stored before (events or quarantine), or earlier in this transaction
     day_counts: Counter[tuple[str, str, str, int, int]] = Counter()
     hour_counts: Counter[tuple[str, str, str, int, int, int]] = Counter()
     reason_counts: Counter[tuple[str, str, str, str, str]] = Counter()  # (location, question, day, polarity, reason)
@@ -141,27 +134,9 @@ def ingest_transaction(
     for b in batches:
         tz = zone(zones.get(b.location_id, "UTC")) or zone("UTC")
         assert tz is not None
-        accepted: list[str] = []
-        dupes: list[str] = []
+        cols, dupes, accepted = _sort_out(b, taken, held, tz, now)
+        rows = event_rows(b.device_id, b.location_id, b.batch_id, cols, tz, now)
         refused = list(b.rejected)
-        rows = []
-        for e in b.events:
-            if e.id in existing or e.id in seen or e.id in held.known:
-                dupes.append(e.id)
-                continue
-            seen.add(e.id)
-            if held.divert(b, e, tz, now):  # kept in quarantine and acked, but never counted on a guessed day
-                accepted.append(e.id)
-                continue
-            ts = format_ts(e.ts)
-            day, hour = _local_day_hour(e.ts, ts, tz.key, tz)
-            rows.append(
-                (
-                    e.id, b.device_id, b.location_id, e.seq, ts, day, hour, e.tz, int(e.clock_ok),
-                    e.question_id, e.scale, e.value, e.reason, e.source, int(e.misuse), e.survey_version,
-                    e.boot_id, e.mono_ms, b.batch_id, now,
-                )
-            )  # fmt: skip
         try:
             conn.execute("SAVEPOINT batch")
             _insert_events(conn, rows)
@@ -179,7 +154,7 @@ def ingest_transaction(
                 except sqlite3.IntegrityError:
                     error = f"seq {row[3]} of device {b.device_id} was already used by another event id"
                     refused.append(Rejection(id=str(row[0]), error=error))
-                    seen.discard(str(row[0]))  # never stored, so a later copy is not a duplicate
+                    taken.discard(str(row[0]))  # never stored, so a later copy is not a duplicate
                     events_topic = topic(b.location_id, b.device_id, "events")
                     letters.append(DeadLetter(events_topic, f"event {row[0]}: {error}", repr(row).encode()))
         accepted.extend(map(_ID, good))

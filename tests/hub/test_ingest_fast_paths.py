@@ -1,20 +1,24 @@
-"""The hub's ingest shortcuts give exactly what the plain code gives: local days, timestamps, inserts, acks."""
+"""The hub's ingest shortcuts give exactly what the plain code gives: local days, timestamps, rows, inserts."""
 
 from __future__ import annotations
 
 import random
 import sqlite3
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge_agent.protocol import format_ts
+from edge_agent.clock import EARLIEST_PLAUSIBLE
+from edge_agent.protocol import Event, convert, format_ts
 from hub.ingest import receive_window
 from hub.localtime import local_day_hour
+from hub.quarantine import FUTURE_TOLERANCE, Screen, verdict
 from hub.storage.sqlite import SqliteStorage
-from hub.storage.sqlite_ingest import _INSERT_EVENT, _insert_events, _local_day_hour
+from hub.storage.sqlite_ingest import _INSERT_EVENT, _insert_events
+from hub.storage.sqlite_rows import columns, day_hours, event_rows, ts_texts
 
 ZONES = ["Europe/Helsinki", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe",
          "Pacific/Chatham", "America/St_Johns", "UTC", "Africa/Casablanca", "Antarctica/Troll"]  # fmt: skip
@@ -34,8 +38,63 @@ def test_cached_local_day_and_hour_match_the_zone_around_every_transition(name: 
         if t.astimezone(tz).utcoffset() != nxt.astimezone(tz).utcoffset():
             instants += [t + timedelta(minutes=m, seconds=s) for m in range(0, 121) for s in (0, 59)]
         t = nxt
-    for ts in instants:
-        assert _local_day_hour(ts, format_ts(ts), name, tz) == local_day_hour(ts, tz), ts
+    rng.shuffle(instants)  # batches mix hours: ordered or not, each event gets its own day and hour
+    for start in range(0, len(instants), 100):
+        batch = instants[start : start + 100]
+        assert day_hours(batch, [format_ts(ts) for ts in batch], tz) == [local_day_hour(ts, tz) for ts in batch]
+
+
+def test_batch_timestamps_render_as_format_ts() -> None:
+    rng = random.Random(2)
+    stamps = [datetime(1000, 1, 1, tzinfo=UTC) + timedelta(microseconds=rng.randrange(283_000_000_000_000_000))
+              for _ in range(20_000)]  # fmt: skip
+    stamps += [s.replace(microsecond=0) for s in stamps[:500]] + [s.replace(microsecond=1000) for s in stamps[:500]]
+    assert ts_texts(stamps) == [format_ts(s) for s in stamps]
+    assert ts_texts([]) == []
+
+
+def _event(rng: random.Random, i: int, ts: datetime) -> Event:
+    scale = rng.choice([4, 5, 11])
+    return convert(
+        {"id": str(uuid.UUID(int=rng.getrandbits(128))), "seq": i, "ts": ts, "tz": rng.choice(ZONES),
+         "clock_ok": True, "question_id": rng.choice(["q1", "q2"]), "scale": scale, "value": rng.randrange(scale),
+         "reason": rng.choice([None, "queue", " "]), "source": "touch", "misuse": rng.random() < 0.1,
+         "survey_version": rng.choice([None, 3]), "boot_id": rng.choice([None, "b"]), "mono_ms": rng.choice([None, i]),
+         "redated": rng.random() < 0.1},
+        Event,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["Europe/Helsinki", "Asia/Kathmandu", "Australia/Lord_Howe"])
+def test_rows_from_columns_are_the_rows_built_event_by_event(name: str) -> None:
+    rng = random.Random(name)
+    tz = ZoneInfo(name)
+    start = datetime(2026, 3, 28, tzinfo=UTC)
+    events = [_event(rng, i, start + timedelta(seconds=rng.randrange(4 * 86_400))) for i in range(300)]
+    plain = [
+        (e.id, "dev", "loc", e.seq, format_ts(e.ts), *local_day_hour(e.ts, tz), e.tz, int(e.clock_ok), e.question_id,
+         e.scale, e.value, e.reason, e.source, int(e.misuse), e.survey_version, e.boot_id, e.mono_ms, "b-1", "now")
+        for e in events
+    ]  # fmt: skip
+    assert event_rows("dev", "loc", "b-1", columns(events), tz, "now") == plain
+    assert event_rows("dev", "loc", "b-1", columns([]), tz, "now") == []
+
+
+def test_the_trusted_span_is_what_verdict_trusts() -> None:
+    received = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    rng = random.Random(3)
+    for provisioned in (None, datetime(2026, 5, 1, tzinfo=UTC), datetime(2024, 5, 1, tzinfo=UTC)):
+        screen = Screen(received, provisioned={} if provisioned is None else {"dev": provisioned})
+        earliest, latest = screen.trusted_span("dev")
+        edges = [earliest, latest, EARLIEST_PLAUSIBLE, received + FUTURE_TOLERANCE]
+        stamps = [e + timedelta(microseconds=d) for e in edges for d in (-1000, -1, 0, 1, 1000)]
+        stamps += [received + timedelta(seconds=rng.randrange(-900 * 86_400, 86_400)) for _ in range(2000)]
+        for ts in stamps:
+            event = _event(rng, 1, ts)
+            assert (earliest <= event.ts <= latest) == (verdict(event, received, provisioned) is None), (
+                ts,
+                provisioned,
+            )
 
 
 def test_format_ts_keeps_strftime_output_for_every_year() -> None:
