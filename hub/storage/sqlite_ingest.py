@@ -9,12 +9,12 @@ the same transaction, so they can never drift from the events table.
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from itertools import chain, filterfalse
-from operator import itemgetter
+from itertools import chain, compress
 from zoneinfo import ZoneInfo
 
 from edge_agent.protocol import Ack, Event, Rejection, format_ts, topic
@@ -22,31 +22,55 @@ from edge_agent.scores import polarity
 from hub.localtime import zone
 from hub.quarantine import Screen
 from hub.storage.base import DeadLetter, IncomingBatch, IngestResult, StatusUpdate
-from hub.storage.sqlite_rows import CLOCK_OK, EVENT_COLUMNS, ID, TS, Columns, Row, columns, event_rows
+from hub.storage.sqlite_rows import (
+    BATCH_COLUMNS,
+    CLOCK_OK,
+    E_DAY,
+    E_HOUR,
+    E_ID,
+    E_MISUSE,
+    E_QUESTION,
+    E_REASON,
+    E_SCALE,
+    E_SEQ,
+    E_VALUE,
+    EVENT_COLUMNS,
+    ID,
+    TS,
+    BatchRows,
+    Columns,
+    batch_rows,
+    columns,
+)
 
-_INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({','.join('?' * 20)})"
-# Row fields by position in EVENT_COLUMNS: id, misuse, reason, and the rollup keys without the location.
-_ID, _MISUSE, _REASON = itemgetter(0), itemgetter(14), itemgetter(12)
-_DAY_KEY, _HOUR_KEY = itemgetter(9, 5, 10, 11), itemgetter(9, 5, 6, 10, 11)
-_ROW_MARKS = f"({','.join('?' * (EVENT_COLUMNS.count(',') + 1))})"
 _ROWS_PER_INSERT = 100
 _INSERTS: dict[int, str] = {}
+DayKey = tuple[str, str, str, int, int]  # (location, question, day, scale, value)
+HourKey = tuple[str, str, str, int, int, int]  # (location, question, day, hour, scale, value)
+ReasonKey = tuple[str, str, str, str, str]  # (location, question, day, polarity, reason)
 
 
-def _insert_events(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
-    """``executemany(_INSERT_EVENT, rows)`` as one multi-row INSERT per 100 rows, with the same outcome.
+def _insert_sql(rows: int) -> str:
+    """A multi-row INSERT binding the batch's constants once (?1..?4) and each row's values after them."""
+    sql = _INSERTS.get(rows)
+    if sql is None:
+        row = f"({','.join(f'?{i + 1}' for i in range(len(BATCH_COLUMNS)))},{','.join('?' * len(EVENT_COLUMNS))})"
+        names = ", ".join((*BATCH_COLUMNS, *EVENT_COLUMNS))
+        sql = _INSERTS[rows] = f"INSERT INTO events ({names}) VALUES {','.join([row] * rows)}"
+    return sql
 
-    executemany steps SQLite once per row, releasing and retaking the GIL each time; while paho's network
-    thread is reading the next messages, each retake waits for it.
+
+def _insert_events(conn: sqlite3.Connection, batch: BatchRows) -> None:
+    """Insert the batch's events with one multi-row INSERT per 100 rows; all or none of them.
+
+    executemany steps SQLite once per row, releasing and retaking the GIL each time (while paho's network
+    thread is reading the next messages, each retake waits for it), and binds the batch's constants again
+    for every row.
     """
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
-        sql = _INSERTS.get(len(chunk))
-        if sql is None:
-            sql = _INSERTS[len(chunk)] = (
-                f"INSERT INTO events ({EVENT_COLUMNS}) VALUES {','.join([_ROW_MARKS] * len(chunk))}"
-            )
-        conn.execute(sql, list(chain.from_iterable(chunk)))
+    values = batch.values()
+    for start in range(0, len(values), _ROWS_PER_INSERT):
+        chunk = values[start : start + _ROWS_PER_INSERT]
+        conn.execute(_insert_sql(len(chunk)), [*batch.constants(), *chain.from_iterable(chunk)])
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
@@ -112,6 +136,52 @@ def _sort_out(
     return columns(fresh), dupes, accepted
 
 
+def _store(
+    conn: sqlite3.Connection, b: IncomingBatch, rows: BatchRows, taken: set[str], letters: list[DeadLetter]
+) -> tuple[BatchRows, list[Rejection]]:
+    """Insert the batch's rows; return those stored and the rejections of events that reused a stored seq."""
+    try:
+        conn.execute("SAVEPOINT batch")
+        _insert_events(conn, rows)
+        conn.execute("RELEASE batch")
+        return rows, []
+    except sqlite3.IntegrityError:
+        # Rare: a new id reusing a (device, seq) already stored. Find which, row by row.
+        conn.execute("ROLLBACK TO batch")
+        conn.execute("RELEASE batch")
+    refused: list[Rejection] = []
+    keep: list[bool] = []
+    for values in rows.values():
+        try:
+            conn.execute(_insert_sql(1), (*rows.constants(), *values))
+            keep.append(True)
+        except sqlite3.IntegrityError:
+            keep.append(False)
+            event_id = str(values[E_ID])
+            error = f"seq {values[E_SEQ]} of device {b.device_id} was already used by another event id"
+            refused.append(Rejection(id=event_id, error=error))
+            taken.discard(event_id)  # never stored, so a later copy is not a duplicate
+            events_topic = topic(b.location_id, b.device_id, "events")
+            row = dict(zip((*BATCH_COLUMNS, *EVENT_COLUMNS), (*rows.constants(), *values), strict=True))
+            letters.append(DeadLetter(events_topic, f"event {event_id}: {error}", repr(row).encode()))
+    return rows.only(keep), refused
+
+
+def _count(rows: BatchRows, days: Counter[DayKey], hours: Counter[HourKey], reasons: Counter[ReasonKey]) -> None:
+    """Add the batch's counted events (misuse is stored, never counted) to the rollups, counted in C."""
+    c = rows.cols
+    counted = list(map(operator.not_, c[E_MISUSE]))
+    by_hour = Counter(compress(zip(c[E_QUESTION], c[E_DAY], c[E_HOUR], c[E_SCALE], c[E_VALUE], strict=True), counted))
+    loc = rows.location_id
+    for (question, day, hour, scale, value), n in by_hour.items():
+        hours[(loc, question, day, hour, scale, value)] += n
+        days[(loc, question, day, scale, value)] += n
+    given = compress(zip(c[E_QUESTION], c[E_DAY], c[E_SCALE], c[E_VALUE], c[E_REASON], strict=True), counted)
+    for question, day, scale, value, reason in given:
+        if reason and reason.strip():  # the follow-up reason, if the shopper gave one
+            reasons[(loc, question, day, polarity(value, scale), reason)] += 1
+
+
 def ingest_transaction(
     conn: sqlite3.Connection,
     batches: list[IncomingBatch],
@@ -125,9 +195,9 @@ def ingest_transaction(
     existing = _existing_ids(conn, [e.id for b in batches for e in b.events])
     held = Screen.load(conn, batches, received_at)  # untrusted timestamps: stored apart, never counted
     taken = existing | held.known  # stored before (events or quarantine), or earlier in this transaction
-    day_counts: Counter[tuple[str, str, str, int, int]] = Counter()
-    hour_counts: Counter[tuple[str, str, str, int, int, int]] = Counter()
-    reason_counts: Counter[tuple[str, str, str, str, str]] = Counter()  # (location, question, day, polarity, reason)
+    day_counts: Counter[DayKey] = Counter()
+    hour_counts: Counter[HourKey] = Counter()
+    reason_counts: Counter[ReasonKey] = Counter()
     acks: list[Ack] = []
     letters = list(dead_letters)
     inserted = duplicates = rejected = 0
@@ -135,38 +205,10 @@ def ingest_transaction(
         tz = zone(zones.get(b.location_id, "UTC")) or zone("UTC")
         assert tz is not None
         cols, dupes, accepted = _sort_out(b, taken, held, tz, now)
-        rows = event_rows(b.device_id, b.location_id, b.batch_id, cols, tz, now)
-        refused = list(b.rejected)
-        try:
-            conn.execute("SAVEPOINT batch")
-            _insert_events(conn, rows)
-            conn.execute("RELEASE batch")
-            good = rows
-        except sqlite3.IntegrityError:
-            # Rare: a new id reusing a (device, seq) already stored. Find which, row by row.
-            conn.execute("ROLLBACK TO batch")
-            conn.execute("RELEASE batch")
-            good = []
-            for row in rows:
-                try:
-                    conn.execute(_INSERT_EVENT, row)
-                    good.append(row)
-                except sqlite3.IntegrityError:
-                    error = f"seq {row[3]} of device {b.device_id} was already used by another event id"
-                    refused.append(Rejection(id=str(row[0]), error=error))
-                    taken.discard(str(row[0]))  # never stored, so a later copy is not a duplicate
-                    events_topic = topic(b.location_id, b.device_id, "events")
-                    letters.append(DeadLetter(events_topic, f"event {row[0]}: {error}", repr(row).encode()))
-        accepted.extend(map(_ID, good))
-        counted = list(filterfalse(_MISUSE, good))  # misuse answers are stored but never counted
-        for key, n in Counter(map(_DAY_KEY, counted)).items():  # counted per batch in C, then per location
-            day_counts[(b.location_id, *key)] += n
-        for key, n in Counter(map(_HOUR_KEY, counted)).items():
-            hour_counts[(b.location_id, *key)] += n
-        for row in filter(_REASON, counted):  # the follow-up reason, if the shopper gave one
-            if str(row[12]).strip():
-                mood = polarity(int(row[11]), int(row[10]))
-                reason_counts[(b.location_id, str(row[9]), str(row[5]), mood, str(row[12]))] += 1
+        rows = batch_rows(b.device_id, b.location_id, b.batch_id, cols, tz, now)
+        good, refused = _store(conn, b, rows, taken, letters)
+        accepted.extend(good.ids)
+        _count(good, day_counts, hour_counts, reason_counts)
         conn.execute(
             """INSERT INTO devices (device_id, location_id, first_seen, last_seen, last_batch_id, last_batch_at,
                                    events_received)
@@ -177,6 +219,7 @@ def ingest_transaction(
                  events_received = events_received + excluded.events_received""",
             (b.device_id, b.location_id, now, now, b.batch_id, now, len(good)),
         )
+        refused = [*b.rejected, *refused]
         inserted += len(good)
         duplicates += len(dupes)
         rejected += len(refused)

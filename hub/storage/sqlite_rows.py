@@ -3,16 +3,18 @@
 The hub's ingest is bound by one core (the GIL), so each Python step per event
 costs throughput. Here a batch's events become columns in C (``astuple`` and
 ``zip``), msgspec renders all their timestamps in one call (30x faster than
-``isoformat`` each), and a local day and hour is worked out once per (zone,
-UTC hour) rather than once per event. tests/hub/test_ingest_fast_paths.py
-checks each shortcut against the plain computation.
+``isoformat`` each), a local day and hour is worked out once per (zone, UTC
+hour) rather than once per event, and the batch's own values (device, location,
+batch, receipt time) are bound once per statement, not once per row.
+tests/hub/test_ingest_fast_paths.py checks each shortcut against the plain computation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import repeat
+from itertools import compress
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -21,10 +23,12 @@ import msgspec
 from edge_agent.protocol import Event
 from hub.localtime import local_day_hour
 
-EVENT_COLUMNS = (
-    "id, device_id, location_id, seq, ts, local_day, local_hour, tz, clock_ok, question_id, scale, value, "
-    "reason, source, misuse, survey_version, boot_id, mono_ms, batch_id, received_at"
-)
+# The events table's columns as ingest binds them: a batch's constants once per statement, then each event's.
+BATCH_COLUMNS = ("device_id", "location_id", "batch_id", "received_at")
+EVENT_COLUMNS = ("id", "seq", "ts", "local_day", "local_hour", "tz", "clock_ok", "question_id", "scale", "value",
+                 "reason", "source", "misuse", "survey_version", "boot_id", "mono_ms")  # fmt: skip
+# Positions in EVENT_COLUMNS that ingest reads back (rollups, errors).
+E_ID, E_SEQ, E_DAY, E_HOUR, E_QUESTION, E_SCALE, E_VALUE, E_REASON, E_MISUSE = 0, 1, 3, 4, 7, 8, 9, 10, 12
 Row = tuple[Any, ...]
 Columns = tuple[tuple[Any, ...], ...]
 # The fields of Event this module reads, by position in astuple(event): guarded at import.
@@ -101,20 +105,48 @@ def day_hours(stamps: Sequence[datetime], texts: Sequence[str], tz: ZoneInfo) ->
     return [_apply(rules[key], ts, tz) for key, ts in zip(keys, stamps, strict=True)]
 
 
-def event_rows(
-    device_id: str, location_id: str, batch_id: str, cols: Columns, tz: ZoneInfo, received: str
-) -> list[Row]:
-    """One row per event (``EVENT_COLUMNS`` order) from its ``columns``, with its local day in ``tz``."""
+@dataclass(frozen=True)
+class BatchRows:
+    """A batch's events to insert: its constants once, then one column per ``EVENT_COLUMNS`` entry."""
+
+    device_id: str
+    location_id: str
+    batch_id: str
+    received: str
+    cols: Columns
+
+    def __len__(self) -> int:
+        return len(self.cols[0])
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return self.cols[0]
+
+    def constants(self) -> Row:
+        """The ``BATCH_COLUMNS`` values."""
+        return self.device_id, self.location_id, self.batch_id, self.received
+
+    def values(self) -> list[Row]:
+        """Each event's ``EVENT_COLUMNS`` values."""
+        return list(zip(*self.cols, strict=True))
+
+    def only(self, keep: Sequence[bool]) -> BatchRows:
+        """The same batch with the events where ``keep`` is true."""
+        cols = tuple(tuple(compress(col, keep)) for col in self.cols)
+        return BatchRows(self.device_id, self.location_id, self.batch_id, self.received, cols)
+
+
+def batch_rows(
+    device_id: str, location_id: str, batch_id: str, events: Columns, tz: ZoneInfo, received: str
+) -> BatchRows:
+    """The rows to insert for a batch's events (their ``columns``), with each one's local day in ``tz``."""
     ids, seqs, stamps, zones, clock_ok, questions, scales, values, reasons, sources, misuse, versions, boots, monos = (
-        cols[: len(FIELDS)]
+        events[: len(FIELDS)]
     )
     if not ids:
-        return []
-    texts = ts_texts(stamps)
+        return BatchRows(device_id, location_id, batch_id, received, tuple(() for _ in EVENT_COLUMNS))
+    texts = tuple(ts_texts(stamps))
     days, hours = zip(*day_hours(stamps, texts, tz), strict=True)
-    n = len(ids)
-    return list(
-        zip(ids, repeat(device_id, n), repeat(location_id, n), seqs, texts, days, hours, zones, clock_ok, questions,
-            scales, values, reasons, sources, misuse, versions, boots, monos, repeat(batch_id, n), repeat(received, n),
-            strict=True)
-    )  # fmt: skip
+    cols = (ids, seqs, texts, days, hours, zones, clock_ok, questions, scales, values, reasons, sources, misuse,
+            versions, boots, monos)  # fmt: skip
+    return BatchRows(device_id, location_id, batch_id, received, cols)

@@ -17,8 +17,8 @@ from hub.ingest import receive_window
 from hub.localtime import local_day_hour
 from hub.quarantine import FUTURE_TOLERANCE, Screen, verdict
 from hub.storage.sqlite import SqliteStorage
-from hub.storage.sqlite_ingest import _INSERT_EVENT, _insert_events
-from hub.storage.sqlite_rows import columns, day_hours, event_rows, ts_texts
+from hub.storage.sqlite_ingest import _insert_events
+from hub.storage.sqlite_rows import BATCH_COLUMNS, EVENT_COLUMNS, BatchRows, batch_rows, columns, day_hours, ts_texts
 
 ZONES = ["Europe/Helsinki", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe",
          "Pacific/Chatham", "America/St_Johns", "UTC", "Africa/Casablanca", "Antarctica/Troll"]  # fmt: skip
@@ -72,12 +72,14 @@ def test_rows_from_columns_are_the_rows_built_event_by_event(name: str) -> None:
     start = datetime(2026, 3, 28, tzinfo=UTC)
     events = [_event(rng, i, start + timedelta(seconds=rng.randrange(4 * 86_400))) for i in range(300)]
     plain = [
-        (e.id, "dev", "loc", e.seq, format_ts(e.ts), *local_day_hour(e.ts, tz), e.tz, int(e.clock_ok), e.question_id,
-         e.scale, e.value, e.reason, e.source, int(e.misuse), e.survey_version, e.boot_id, e.mono_ms, "b-1", "now")
+        (e.id, e.seq, format_ts(e.ts), *local_day_hour(e.ts, tz), e.tz, int(e.clock_ok), e.question_id, e.scale,
+         e.value, e.reason, e.source, int(e.misuse), e.survey_version, e.boot_id, e.mono_ms)
         for e in events
     ]  # fmt: skip
-    assert event_rows("dev", "loc", "b-1", columns(events), tz, "now") == plain
-    assert event_rows("dev", "loc", "b-1", columns([]), tz, "now") == []
+    rows = batch_rows("dev", "loc", "b-1", columns(events), tz, "now")
+    assert rows.values() == plain
+    assert rows.constants() == ("dev", "loc", "b-1", "now")
+    assert len(batch_rows("dev", "loc", "b-1", columns([]), tz, "now")) == 0
 
 
 def test_the_trusted_span_is_what_verdict_trusts() -> None:
@@ -106,19 +108,25 @@ def test_format_ts_keeps_strftime_output_for_every_year() -> None:
         assert format_ts(value) == utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def _row(i: int, device: str = "dev-1") -> tuple[object, ...]:
-    return (f"0190a5e4-7c1d-7abc-8def-{i:012x}", device, "loc-1", 1000 + i, "2026-11-22T10:00:00.000Z",
+def _values(i: int, seq: int | None = None) -> tuple[object, ...]:
+    return (f"0190a5e4-7c1d-7abc-8def-{i:012x}", 1000 + i if seq is None else seq, "2026-11-22T10:00:00.000Z",
             "2026-11-22", 12, "Europe/Helsinki", 1, "default", 4, i % 4, "queue" if i % 3 else None, "touch",
-            i % 7 == 0, None if i % 2 else 3, "boot", i, "b-1", "2026-11-22T10:00:01.000Z")  # fmt: skip
+            i % 7 == 0, None if i % 2 else 3, "boot", i)  # fmt: skip
+
+
+def _batch(values: list[tuple[object, ...]]) -> BatchRows:
+    cols = tuple(zip(*values, strict=True)) if values else tuple(() for _ in EVENT_COLUMNS)
+    return BatchRows("dev-1", "loc-1", "b-1", "2026-11-22T10:00:01.000Z", cols)
 
 
 @pytest.mark.parametrize("count", [0, 1, 99, 100, 101, 250])
 def test_multi_row_insert_stores_what_executemany_stores(tmp_path: Path, count: int) -> None:
-    rows = [_row(i) for i in range(count)]
+    batch = _batch([_values(i) for i in range(count)])
+    plain = f"INSERT INTO events ({', '.join((*BATCH_COLUMNS, *EVENT_COLUMNS))}) VALUES ({','.join('?' * 20)})"
     stored = []
     for name, insert in (
-        ("many", lambda c: c.executemany(_INSERT_EVENT, rows)),
-        ("multi", lambda c: _insert_events(c, rows)),
+        ("many", lambda c: c.executemany(plain, [(*batch.constants(), *v) for v in batch.values()])),
+        ("multi", lambda c: _insert_events(c, batch)),
     ):
         storage = SqliteStorage(tmp_path / f"{name}-{count}.sqlite")
         with storage._write() as conn:
@@ -132,11 +140,18 @@ def test_multi_row_insert_stores_what_executemany_stores(tmp_path: Path, count: 
 def test_multi_row_insert_fails_whole_on_a_reused_seq(tmp_path: Path) -> None:
     storage = SqliteStorage(tmp_path / "hub.sqlite")
     with storage._write() as conn:
-        _insert_events(conn, [_row(1)])
+        _insert_events(conn, _batch([_values(1)]))
     with pytest.raises(sqlite3.IntegrityError), storage._write() as conn:
-        _insert_events(conn, [_row(2), (*_row(3)[:3], 1001, *_row(3)[4:])])  # row 3 reuses row 1's seq
+        _insert_events(conn, _batch([_values(2), _values(3, seq=1001)]))  # the second reuses the first's seq
     assert storage._writer.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
     storage.close()
+
+
+def test_keeping_some_events_keeps_their_columns_aligned() -> None:
+    batch = _batch([_values(i) for i in range(5)])
+    kept = batch.only([True, False, True, False, False])
+    assert kept.values() == [batch.values()[0], batch.values()[2]]
+    assert kept.constants() == batch.constants()
 
 
 def test_receive_window_spans_several_groups_and_fits_mqtt() -> None:
