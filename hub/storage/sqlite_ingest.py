@@ -44,33 +44,57 @@ from hub.storage.sqlite_rows import (
 )
 
 _ROWS_PER_INSERT = 100
-_INSERTS: dict[int, str] = {}
+_INSERTS: dict[tuple[int, bool], str] = {}
 DayKey = tuple[str, str, str, int, int]  # (location, question, day, scale, value)
 HourKey = tuple[str, str, str, int, int, int]  # (location, question, day, hour, scale, value)
 ReasonKey = tuple[str, str, str, str, str]  # (location, question, day, polarity, reason)
 
 
-def _insert_sql(rows: int) -> str:
-    """A multi-row INSERT binding the batch's constants once (?1..?4) and each row's values after them."""
-    sql = _INSERTS.get(rows)
+def _insert_sql(rows: int, if_new: bool = False) -> str:
+    """A multi-row INSERT binding the batch's constants once (?1..?4) and each row's values after them.
+
+    ``if_new``: a row whose id is stored already is skipped (and not counted in the statement's rowcount).
+    """
+    sql = _INSERTS.get((rows, if_new))
     if sql is None:
         row = f"({','.join(f'?{i + 1}' for i in range(len(BATCH_COLUMNS)))},{','.join('?' * len(EVENT_COLUMNS))})"
         names = ", ".join((*BATCH_COLUMNS, *EVENT_COLUMNS))
-        sql = _INSERTS[rows] = f"INSERT INTO events ({names}) VALUES {','.join([row] * rows)}"
+        sql = f"INSERT INTO events ({names}) VALUES {','.join([row] * rows)}"
+        sql = _INSERTS[(rows, if_new)] = sql + (" ON CONFLICT (id) DO NOTHING" if if_new else "")
     return sql
 
 
-def _insert_events(conn: sqlite3.Connection, batch: BatchRows) -> None:
-    """Insert the batch's events with one multi-row INSERT per 100 rows; all or none of them.
+def _insert_events(conn: sqlite3.Connection, batch: BatchRows, if_new: bool = False) -> int:
+    """Insert the batch's events with one multi-row INSERT per 100 rows; return how many were inserted.
 
     executemany steps SQLite once per row, releasing and retaking the GIL each time (while paho's network
     thread is reading the next messages, each retake waits for it), and binds the batch's constants again
     for every row.
     """
     values = batch.values()
+    inserted = 0
     for start in range(0, len(values), _ROWS_PER_INSERT):
         chunk = values[start : start + _ROWS_PER_INSERT]
-        conn.execute(_insert_sql(len(chunk)), [*batch.constants(), *chain.from_iterable(chunk)])
+        sql = _insert_sql(len(chunk), if_new)
+        inserted += conn.execute(sql, [*batch.constants(), *chain.from_iterable(chunk)]).rowcount
+    return inserted
+
+
+def _insert_new(conn: sqlite3.Connection, rows: BatchRows) -> bool:
+    """Insert rows that should all be new, and say so; if one was not (a stored id or seq), insert none.
+
+    The unique index on id checks every id anyway: asking it, rather than looking the ids up first, saves
+    a lookup per event in the usual case, a batch that nobody sent before.
+    """
+    conn.execute("SAVEPOINT batch")
+    try:
+        inserted = _insert_events(conn, rows, if_new=True)
+    except sqlite3.IntegrityError:  # a stored (device, seq) under a new id
+        inserted = -1
+    if inserted != len(rows):
+        conn.execute("ROLLBACK TO batch")
+    conn.execute("RELEASE batch")
+    return inserted == len(rows)
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
@@ -78,7 +102,7 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-def _existing_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
+def _existing_ids(conn: sqlite3.Connection, ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
@@ -102,25 +126,26 @@ def _location_zones(conn: sqlite3.Connection, batches: list[IncomingBatch], now:
     return zones
 
 
-def _sort_out(
-    b: IncomingBatch, taken: set[str], held: Screen, tz: ZoneInfo, now: str
-) -> tuple[Columns, list[str], list[str]]:
-    """(columns of the events to insert, duplicate ids, ids accepted into quarantine) of one batch.
-
-    Usually every event is new and its timestamp trusted: that is checked for the whole batch in C.
-    Otherwise each event is sorted out in turn. Ids taken here are added to ``taken``.
-    """
-    cols = columns(b.events)
+def _plain(cols: Columns, taken: set[str], held: Screen, device_id: str) -> bool:
+    """True when none of the batch's ids came earlier in this transaction or is in quarantine, and every
+    timestamp is trusted: the usual batch, checked as a whole in C."""
     ids = cols[ID]
-    earliest, latest = held.trusted_span(b.device_id)
-    if (
+    if not ids:
+        return True
+    earliest, latest = held.trusted_span(device_id)
+    return (
         taken.isdisjoint(ids)
         and len(set(ids)) == len(ids)
         and all(cols[CLOCK_OK])
-        and (not ids or (earliest <= min(cols[TS]) and max(cols[TS]) <= latest))
-    ):
-        taken.update(ids)
-        return cols, [], []
+        and earliest <= min(cols[TS])
+        and max(cols[TS]) <= latest
+    )
+
+
+def _sort_out(
+    b: IncomingBatch, taken: set[str], held: Screen, tz: ZoneInfo, now: str
+) -> tuple[list[Event], list[str], list[str]]:
+    """Event by event: (events to insert, duplicate ids, ids accepted into quarantine). Adds to ``taken``."""
     fresh: list[Event] = []
     dupes: list[str] = []
     accepted: list[str] = []
@@ -133,7 +158,7 @@ def _sort_out(
             accepted.append(e.id)
             continue
         fresh.append(e)
-    return columns(fresh), dupes, accepted
+    return fresh, dupes, accepted
 
 
 def _store(
@@ -192,9 +217,8 @@ def ingest_transaction(
     """Run inside an open write transaction; the caller commits, then publishes the acks."""
     now = format_ts(received_at)
     zones = _location_zones(conn, batches, now) if batches else {}
-    existing = _existing_ids(conn, [e.id for b in batches for e in b.events])
     held = Screen.load(conn, batches, received_at)  # untrusted timestamps: stored apart, never counted
-    taken = existing | held.known  # stored before (events or quarantine), or earlier in this transaction
+    taken = set(held.known)  # ids stored before (found when needed), in quarantine, or earlier in this transaction
     day_counts: Counter[DayKey] = Counter()
     hour_counts: Counter[HourKey] = Counter()
     reason_counts: Counter[ReasonKey] = Counter()
@@ -204,9 +228,19 @@ def ingest_transaction(
     for b in batches:
         tz = zone(zones.get(b.location_id, "UTC")) or zone("UTC")
         assert tz is not None
-        cols, dupes, accepted = _sort_out(b, taken, held, tz, now)
-        rows = batch_rows(b.device_id, b.location_id, b.batch_id, cols, tz, now)
-        good, refused = _store(conn, b, rows, taken, letters)
+        cols = columns(b.events)
+        dupes: list[str] = []
+        accepted: list[str] = []
+        refused: list[Rejection] = []
+        plain = _plain(cols, taken, held, b.device_id)  # the rows of untrusted timestamps are never built
+        good = batch_rows(b.device_id, b.location_id, b.batch_id, cols, tz, now) if plain else None
+        if good is not None and _insert_new(conn, good):
+            taken.update(good.ids)
+        else:  # duplicates, quarantine or a reused seq: event by event, as they come
+            taken.update(_existing_ids(conn, cols[ID]))
+            fresh, dupes, accepted = _sort_out(b, taken, held, tz, now)
+            rows = batch_rows(b.device_id, b.location_id, b.batch_id, columns(fresh), tz, now)
+            good, refused = _store(conn, b, rows, taken, letters)
         accepted.extend(good.ids)
         _count(good, day_counts, hour_counts, reason_counts)
         conn.execute(
