@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import msgspec
-import sqlite_utils
 
 from edge_agent import clock
-from edge_agent.migrate import Migration, migrate
+from edge_agent.migrate import Migration, enable_wal, migrate
 from edge_agent.protocol import SCALES, SOURCES, Event, Invalid, convert, describe_error, format_ts
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ _HELD = "clock_ok = 0 AND boot_id IS ? AND mono_ms > ?"
 BUSY_TIMEOUT_MS = 10_000
 
 
-def _v1(db: sqlite_utils.Database) -> None:
+def _v1(db: sqlite3.Connection) -> None:
     statements = [
         """CREATE TABLE events (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -77,7 +76,7 @@ def _v1(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
-def _v2(db: sqlite_utils.Database) -> None:
+def _v2(db: sqlite3.Connection) -> None:
     # Re-dating (edge_agent/redate.py): which taps were re-dated once the clock was trusted, and a
     # tiny partial index over the pending taps still waiting for a trustworthy clock.
     db.execute("ALTER TABLE events ADD COLUMN redated INTEGER NOT NULL DEFAULT 0")
@@ -124,10 +123,9 @@ class DeviceStore:
         self.clock_trust: clock.ClockTrust = clock_trust
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-            self.db = sqlite_utils.Database(conn)
+            self.db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self.db.enable_wal()
+            enable_wal(self.db)
             # FULL: a committed tap survives a power cut, not just a process crash.
             self.db.execute(f"PRAGMA synchronous = {synchronous}")
             migrate(self.db, MIGRATIONS, "device store")
@@ -148,7 +146,7 @@ class DeviceStore:
         return clock.verdict(self.clock_trust)
 
     def close(self) -> None:
-        self.db.conn.close()
+        self.db.close()
 
     def __enter__(self) -> DeviceStore:
         return self
@@ -159,7 +157,7 @@ class DeviceStore:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction holding the lock from its first statement."""
-        conn: sqlite3.Connection = self.db.conn
+        conn = self.db
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn

@@ -249,7 +249,7 @@ class SyncAgent:
         """
         if not ids:
             return
-        conn = self.store.db.conn
+        conn = self.store.db
         level = conn.execute("PRAGMA synchronous").fetchone()[0]
         conn.execute("PRAGMA synchronous = NORMAL")
         try:

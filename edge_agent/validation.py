@@ -25,6 +25,24 @@ _AT = re.compile(r"^(.*?) - at `(.*)`$", re.S)
 _NAMED = re.compile(r"^([a-z_][a-z0-9_]*): (.*)$", re.S)  # a check of a whole struct naming its field first
 
 
+Check = Callable[[Any], "str | None"]  # a value's problem, or None
+
+
+def check_fields(obj: msgspec.Struct) -> None:
+    """Run a struct's ``field_checks`` (a ClassVar ``{field: check}``) from its ``__post_init__``.
+
+    Raises one ValueError naming each failing field on a line of its own. :func:`problems` runs the
+    same checks field by field, so a bad field is named even when another field fails to convert.
+    """
+    failed = [
+        f"{name}: {message}"
+        for name, check in getattr(type(obj), "field_checks", {}).items()
+        if (message := check(getattr(obj, name))) is not None
+    ]
+    if failed:
+        raise ValueError("\n".join(failed))
+
+
 class Invalid(ValueError):
     """Data that does not fit its type. ``problems`` names every bad field; ``str()`` the first three."""
 
@@ -70,30 +88,48 @@ def problems(data: object, type_: Any, path: str = "", dec_hook: DecHook | None 
         msgspec.convert(data, type_, strict=False, dec_hook=dec_hook)
         return []
     except msgspec.ValidationError as exc:
-        first = _problem(str(exc), path)
+        first = _problems(str(exc), path, data)
     base, _ = _unwrap(type_)
     if typing.get_origin(base) is typing.Literal:  # msgspec says only "Invalid enum value 6": name the choices
         choices = [repr(c) for c in typing.get_args(base)]
         wanted = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
-        return [(path, f"Expected {wanted}, got {data!r}"[:200])]
-    return _inside(data, type_, path, dec_hook) or [first]
+        return [(path, f"Expected {wanted}, got {_shown(data)}")]
+    return _inside(data, type_, path, dec_hook) or first
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _join(path: str, name: object) -> str:
     return f"{path}.{name}" if path else str(name)
 
 
-def _problem(text: str, path: str) -> Problem:
-    """msgspec's message, with its ``$.a[0].b`` location folded into our dotted path."""
+def _problems(text: str, path: str, data: object) -> list[Problem]:
+    """msgspec's message, with its ``$.a[0].b`` location folded into our dotted path.
+
+    A struct's own check may name its field first ("value: value 9 is outside the scale 0..3"), one
+    field per line. A constraint on a plain value says which value it refused.
+    """
     found = _AT.match(text)
     message, where = (found.group(1), found.group(2)) if found else (text, "$")
     if where.startswith("$"):
         for part in re.findall(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]", where[1:]):
             path = _join(path, part[0] or part[1])
-    named = _NAMED.match(message)
-    if named:  # "value: value 9 is outside the scale 0..3" from __post_init__: the field is value
-        path, message = _join(path, named.group(1)), named.group(2)
-    return path, message.replace("`", "")
+    out = []
+    for line in message.split("\n"):
+        named = _NAMED.match(line)
+        where_, line = (_join(path, named.group(1)), named.group(2)) if named else (path, line)
+        line = line.replace("`", "")
+        if where == "$" and line.startswith("Expected") and ", got " not in line and _scalar(data):
+            line += f" (got {_shown(data)})"
+        out.append((where_, line))
+    return out
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 def _unwrap(type_: Any) -> tuple[Any, tuple[Any, ...]]:
@@ -115,7 +151,7 @@ def _inside(data: object, type_: Any, path: str, dec_hook: DecHook | None) -> li
             try:
                 msgspec.convert(data, typing.Annotated[(list[Any], *meta)], strict=False)
             except msgspec.ValidationError as exc:
-                found.append(_problem(str(exc), path))
+                found += _problems(str(exc), path, data)
         for index, item in enumerate(data):
             found += problems(item, args[0], _join(path, index), dec_hook)
     elif origin is dict and isinstance(data, dict):
@@ -132,12 +168,19 @@ def _inside(data: object, type_: Any, path: str, dec_hook: DecHook | None) -> li
 def _struct(data: dict[Any, Any], struct: type[msgspec.Struct], path: str, dec_hook: DecHook | None) -> list[Problem]:
     fields = msgspec.structs.fields(struct)
     found: list[Problem] = []
+    checks: dict[str, Check] = getattr(struct, "field_checks", {})
     for field in fields:
         where = _join(path, field.encode_name)
-        if field.encode_name in data:
-            found += problems(data[field.encode_name], field.type, where, dec_hook)
-        elif field.required:
-            found.append((where, "Field required"))
+        if field.encode_name not in data:
+            if field.required:
+                found.append((where, "Field required"))
+            continue
+        value = data[field.encode_name]
+        bad = problems(value, field.type, where, dec_hook)
+        if not bad and field.name in checks:  # the struct's own check of this field, as in check_fields
+            message = checks[field.name](msgspec.convert(value, field.type, strict=False, dec_hook=dec_hook))
+            bad = [] if message is None else [(where, message)]
+        found += bad
     if struct.__struct_config__.forbid_unknown_fields:
         known = {field.encode_name for field in fields}
         found += [(_join(path, key), "is not a known field (check the spelling)") for key in data if key not in known]
