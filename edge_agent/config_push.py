@@ -14,11 +14,11 @@ The agent keeps the survey in the device store's meta table under
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from typing import Literal
 
+import msgspec
 from msgspec import Struct
 
 from edge_agent.protocol import PROTOCOL_VERSION, Identifier, Invalid, decode, describe_error
@@ -45,12 +45,8 @@ class ConfigMessageError(ValueError):
 
 def encode_config(survey_id: str | None, survey: Survey | None) -> bytes:
     """The payload the hub publishes; ``survey=None`` withdraws a pushed survey."""
-    body = {
-        "v": PROTOCOL_VERSION,
-        "survey_id": survey_id if survey is not None else None,
-        "survey": None if survey is None else survey.to_dict(),
-    }
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    body = {"v": PROTOCOL_VERSION, "survey_id": survey_id if survey is not None else None, "survey": survey}
+    return msgspec.json.encode(body)
 
 
 def parse_config(payload: bytes) -> ConfigMessage:

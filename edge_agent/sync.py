@@ -10,7 +10,6 @@ the hub or broker is away for days: the backlog waits on disk, not in RAM.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import queue
 import random
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import paho.mqtt.client as mqtt
 
 from edge_agent import __version__, clock, clock_advice, redate, sdnotify
@@ -300,7 +300,7 @@ class SyncAgent:
                 batch_id=batch_id,
                 ids=[str(e["id"]) for e in events],
                 max_seq=max(int(str(e["seq"])) for e in events),
-                payload=json.dumps(body, separators=(",", ":")).encode(),
+                payload=msgspec.json.encode(body),
                 first_sent=now,
                 next_retry=now + sync.ack_timeout_s,
             )
