@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import logging
 import signal
 import sys
@@ -13,8 +11,6 @@ from pathlib import Path
 
 from edge_agent import __version__, clock_advice
 from edge_agent.config import ConfigError, DeviceConfig, load_config
-from edge_agent.pin import hash_pin
-from edge_agent.report import day_report, format_report
 from edge_agent.store import DeviceStore, StoreError
 
 EPILOG = """examples:
@@ -74,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _pin_hash(from_stdin: bool) -> int:
     """Print ``kiosk.manager_pin_hash = "scrypt$..."``; exit 2 on a PIN that cannot be used."""
+    import getpass  # here, as the other commands' imports: the sync daemon loads only what it runs
+
+    from edge_agent.pin import hash_pin
+
     if from_stdin:
         line = sys.stdin.readline()
         if not line:
@@ -136,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if args.command == "run":
             return _run(config)
+        import json
+
+        from edge_agent.report import day_report, format_report
+
         with DeviceStore.for_device(config) as store:
             if args.command == "tap":
                 event = store.record(

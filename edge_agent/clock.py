@@ -14,7 +14,6 @@ host clock), where no NTP status may ever appear.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import time
 import uuid
@@ -37,10 +36,10 @@ class _Timex(ctypes.Structure):
 
 @lru_cache(maxsize=1)
 def _libc() -> ctypes.CDLL | None:
-    # find_library runs ldconfig: once per process, not once per clock check.
-    libc_name = ctypes.util.find_library("c")
+    # The C library the interpreter already runs on (dlopen(NULL)): no ldconfig run, and no ctypes.util
+    # import (with subprocess and shutil) in the agent, which must stay lean on a Pi Zero.
     try:
-        return ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
+        return ctypes.CDLL(None, use_errno=True)
     except OSError:
         return None
 

@@ -1,4 +1,4 @@
-"""The device configuration: one TOML file per device, validated by pydantic.
+"""The device configuration: one TOML file per device, validated by msgspec types.
 
 This is the single schema for ``device.toml``; the kiosk, the panel and the
 agent all read it through :func:`load_config`. Errors name the bad field and
@@ -11,42 +11,73 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+import msgspec
+from msgspec import Meta, Struct, field
 
 from edge_agent.clock import ClockTrust
-from edge_agent.mqtt import BrokerAddress, BrokerUrl, MqttVersion, parse_broker_url
-from edge_agent.protocol import ID_PATTERN, load_zone
-
-Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+from edge_agent.mqtt import BrokerAddress, MqttVersion, parse_broker_url
+from edge_agent.protocol import Identifier, load_zone
+from edge_agent.validation import Check, Invalid, Problem, check_fields
+from edge_agent.validation import convert as _convert
 
 
 class ConfigError(ValueError):
     """A device config that cannot be used; the message names each bad field."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Section(Struct, forbid_unknown_fields=True, kw_only=True):
+    field_checks: ClassVar[dict[str, Check]] = {}
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+def timezone_problem(value: str) -> str | None:
+    if load_zone(value) is None:
+        return f"unknown IANA time zone {value!r} (e.g. 'Europe/Helsinki')"
+    return None
 
 
 def validate_timezone(value: str) -> str:
-    if load_zone(value) is None:
-        raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Helsinki')")
+    problem = timezone_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
+
+
+def _broker_url_problem(value: str) -> str | None:
+    try:
+        parse_broker_url(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _one_of(*allowed: int, text: str) -> Check:
+    return lambda value: None if value in allowed else text.format(value=value)
+
+
+def _pin_hash_problem(value: str | None) -> str | None:
+    if value is not None and not value.startswith("scrypt$"):
+        return "must be a hash made by `touchpoint-agent pin-hash`, never the PIN itself"
+    return None
 
 
 class StoreConfig(_Section):
     path: Path = Path("/var/lib/touchpoint/device.sqlite")
-    retention_days: int = Field(default=30, ge=1, le=3650, description="Keep synced raw events this long.")
+    retention_days: Annotated[int, Meta(ge=1, le=3650, description="Keep synced raw events this long.")] = 30
 
 
 class BrokerConfig(_Section):
-    url: BrokerUrl = "mqtt://127.0.0.1:1883"
+    field_checks: ClassVar[dict[str, Check]] = {"url": _broker_url_problem}
+
+    url: str = "mqtt://127.0.0.1:1883"
     username: str | None = None
     password_file: Path | None = None
     ca_file: Path | None = None
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    keepalive_s: Annotated[int, Meta(ge=5, le=3600)] = 30
     mqtt_version: MqttVersion = "5"
 
     @property
@@ -73,71 +104,61 @@ class BrokerConfig(_Section):
 
 
 class SyncConfig(_Section):
-    batch_size: int = Field(default=100, ge=1, le=1000)
-    max_inflight_batches: int = Field(default=16, ge=1, le=256)
-    flush_interval_ms: int = Field(default=100, ge=10, le=10_000)
-    ack_timeout_s: float = Field(default=10.0, gt=0, le=600)
-    max_backoff_s: float = Field(default=300.0, gt=0, le=86_400)
-    status_interval_s: float = Field(default=60.0, gt=0, le=3600)
-    session_expiry_s: int = Field(default=7 * 86_400, ge=0, description="Broker keeps our session this long.")
+    batch_size: Annotated[int, Meta(ge=1, le=1000)] = 100
+    max_inflight_batches: Annotated[int, Meta(ge=1, le=256)] = 16
+    flush_interval_ms: Annotated[int, Meta(ge=10, le=10_000)] = 100
+    ack_timeout_s: Annotated[float, Meta(gt=0, le=600)] = 10.0
+    max_backoff_s: Annotated[float, Meta(gt=0, le=86_400)] = 300.0
+    status_interval_s: Annotated[float, Meta(gt=0, le=3600)] = 60.0
+    session_expiry_s: Annotated[int, Meta(ge=0, description="Broker keeps our session this long.")] = 7 * 86_400
 
 
 class SurveyDefaults(_Section):
     """The question recorded when no survey has been pushed yet."""
 
-    question_id: Identifier = "default"
-    scale: int = Field(default=4)
-    response_interval_s: float = Field(default=5.0, ge=0, le=3600)
+    field_checks: ClassVar[dict[str, Check]] = {
+        "scale": _one_of(4, 5, 11, text="must be 4 or 5 (smileys) or 11 (0-10 NPS), got {value}")
+    }
 
-    @field_validator("scale")
-    @classmethod
-    def _scale(cls, value: int) -> int:
-        if value not in (4, 5, 11):
-            raise ValueError(f"must be 4 or 5 (smileys) or 11 (0-10 NPS), got {value}")
-        return value
+    question_id: Identifier = "default"
+    scale: int = 4
+    response_interval_s: Annotated[float, Meta(ge=0, le=3600)] = 5.0
+
+
+_IDLE = "back to the question after this idle time; default: the survey's"
 
 
 class KioskConfig(_Section):
     """The touchscreen app."""
 
+    field_checks: ClassVar[dict[str, Check]] = {
+        "rotation": _one_of(0, 90, 180, 270, text="must be 0, 90, 180 or 270 (got {value})"),
+        "manager_pin_hash": _pin_hash_problem,
+    }
+
     fullscreen: bool = True
-    rotation: int = Field(default=0, description="0, 90, 180 or 270 degrees")
-    default_language: str | None = Field(default=None, description="default: the survey's first language")
-    survey_file: Path | None = Field(default=None, description="a survey JSON file; default: pushed or bundled")
-    manager_pin_hash: str | None = Field(default=None, description="from `touchpoint-agent pin-hash`")
-    idle_timeout_s: float | None = Field(
-        default=None, ge=3, le=600, description="back to the question after this idle time; default: the survey's"
-    )
-    window_size: tuple[int, int] | None = Field(default=None, description="windowed size, e.g. [800, 480]")
-
-    @field_validator("rotation")
-    @classmethod
-    def _rotation(cls, value: int) -> int:
-        if value not in (0, 90, 180, 270):
-            raise ValueError(f"must be 0, 90, 180 or 270 (got {value})")
-        return value
-
-    @field_validator("manager_pin_hash")
-    @classmethod
-    def _pin_hash(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("scrypt$"):
-            raise ValueError("must be a hash made by `touchpoint-agent pin-hash`, never the PIN itself")
-        return value
+    rotation: Annotated[int, Meta(description="0, 90, 180 or 270 degrees")] = 0
+    default_language: Annotated[str, Meta(description="default: the survey's first language")] | None = None
+    survey_file: Annotated[Path, Meta(description="a survey JSON file; default: pushed or bundled")] | None = None
+    manager_pin_hash: Annotated[str, Meta(description="from `touchpoint-agent pin-hash`")] | None = None
+    idle_timeout_s: Annotated[float, Meta(ge=3, le=600, description=_IDLE)] | None = None
+    window_size: Annotated[tuple[int, int], Meta(description="windowed size, e.g. [800, 480]")] | None = None
 
 
 class PanelConfig(_Section):
     """A physical smiley button panel on GPIO (BCM pin numbers), most negative button first."""
 
-    buttons: list[int] = Field(default_factory=list, description="4 or 5 GPIO pins; empty: no panel")
-    leds: list[int] | None = Field(default=None, description="one LED pin per button, same order")
+    buttons: Annotated[list[int], Meta(description="4 or 5 GPIO pins; empty: no panel")] = field(default_factory=list)
+    leds: Annotated[list[int], Meta(description="one LED pin per button, same order")] | None = None
     status_led: int | None = None
-    debounce_ms: int = Field(default=50, ge=0, le=1000)
-    led_on_ms: int = Field(default=400, ge=50, le=5000)
-    manager_combo: list[int] = Field(default=[0, -1], description="button indexes held together for the manager")
-    manager_hold_s: float = Field(default=5.0, ge=1, le=60)
+    debounce_ms: Annotated[int, Meta(ge=0, le=1000)] = 50
+    led_on_ms: Annotated[int, Meta(ge=50, le=5000)] = 400
+    manager_combo: Annotated[list[int], Meta(description="button indexes held together for the manager")] = field(
+        default_factory=lambda: [0, -1]
+    )
+    manager_hold_s: Annotated[float, Meta(ge=1, le=60)] = 5.0
 
-    @model_validator(mode="after")
-    def _pins(self) -> PanelConfig:
+    def __post_init__(self) -> None:
         if self.buttons and len(self.buttons) not in (4, 5):
             raise ValueError(f"buttons: a panel has 4 or 5 buttons (got {len(self.buttons)})")
         if self.leds is not None and len(self.leds) != len(self.buttons):
@@ -147,7 +168,6 @@ class PanelConfig(_Section):
         pins = [*self.buttons, *(self.leds or []), *([self.status_led] if self.status_led is not None else [])]
         if len(pins) != len(set(pins)):
             raise ValueError(f"a GPIO pin is used twice: {pins}")
-        return self
 
     def combo_indexes(self) -> frozenset[int]:
         """The manager combination as button indexes 0..n-1 (-1 means the last button)."""
@@ -169,54 +189,54 @@ class ClockConfig(_Section):
     """When the device trusts its wall clock. Taps recorded before it does are held on the device for
     up to an hour, re-dated if the clock becomes trusted in time, else quarantined at the hub."""
 
-    trust: ClockTrust = Field(
-        default="ntp",
-        description='"ntp": once time sync says the clock is synchronised; "rtc": any plausible date from boot',
-    )
+    trust: Annotated[
+        ClockTrust,
+        Meta(description='"ntp": once time sync says the clock is synchronised; "rtc": any plausible date from boot'),
+    ] = "ntp"
 
 
 class DeviceConfig(_Section):
+    field_checks: ClassVar[dict[str, Check]] = {"timezone": timezone_problem}
+
     device_id: Identifier
     location_id: Identifier
     timezone: str = "UTC"
-    store: StoreConfig = StoreConfig()
-    broker: BrokerConfig = BrokerConfig()
-    sync: SyncConfig = SyncConfig()
-    survey: SurveyDefaults = SurveyDefaults()
-    kiosk: KioskConfig = KioskConfig()
-    panel: PanelConfig = PanelConfig()
-    clock: ClockConfig = ClockConfig()
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        return validate_timezone(value)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    survey: SurveyDefaults = field(default_factory=SurveyDefaults)
+    kiosk: KioskConfig = field(default_factory=KioskConfig)
+    panel: PanelConfig = field(default_factory=PanelConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
+def _dec_hook(type_: type, value: Any) -> Any:
+    if type_ is Path and isinstance(value, str):
+        return Path(value)
+    raise TypeError(f"Expected a path (text), got {type(value).__name__}")  # msgspec adds where
+
+
+_PATTERN = re.compile(r"^Expected str matching regex '(.*)' \(got (.*)\)$", re.S)
+
+
+def format_problems(problems: list[Problem], source: str) -> str:
     lines = [f"{source}: invalid device config"]
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(file)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "is required"
-        elif err["type"] == "extra_forbidden":
-            msg = "is not a known setting (check the spelling)"
-        elif err["type"] == "string_pattern_mismatch":
-            msg = f"must match {ID_PATTERN} (got {err.get('input')!r})"
-        # A section-level check names its key first ("manager_combo: ..."): fold it into the field.
-        named = re.match(r"^([a-z_]+): (.*)$", msg, re.S)
-        if named and err["loc"]:
-            field, msg = f"{field}.{named.group(1)}", named.group(2)
-        lines.append(f"  {field}: {msg}")
+    for where, message in problems:
+        if message == "Field required":
+            message = "is required"
+        elif message.startswith("is not a known field"):
+            message = "is not a known setting (check the spelling)"
+        elif found := _PATTERN.match(message):
+            message = f"must match {found.group(1)} (got {found.group(2)})"
+        lines.append(f"  {where or '(file)'}: {message}")
     return "\n".join(lines)
 
 
 def parse_config(data: dict[str, object], source: str = "device config") -> DeviceConfig:
     try:
-        return DeviceConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+        return _convert(data, DeviceConfig, dec_hook=_dec_hook)
+    except Invalid as exc:
+        raise ConfigError(format_problems(exc.problems, source)) from None
 
 
 def load_config(path: Path | str) -> DeviceConfig:
@@ -233,15 +253,14 @@ def load_config(path: Path | str) -> DeviceConfig:
     config = parse_config(data, str(path))
     # Relative paths are relative to the config file, not to the working directory of a service.
     base = path.parent
-    store = config.store.model_copy(update={"path": _resolve(base, config.store.path)})
-    broker = config.broker.model_copy(
-        update={
-            "password_file": _resolve(base, config.broker.password_file),
-            "ca_file": _resolve(base, config.broker.ca_file),
-        }
+    store = msgspec.structs.replace(config.store, path=_resolve(base, config.store.path))
+    broker = msgspec.structs.replace(
+        config.broker,
+        password_file=_resolve(base, config.broker.password_file),
+        ca_file=_resolve(base, config.broker.ca_file),
     )
-    kiosk = config.kiosk.model_copy(update={"survey_file": _resolve(base, config.kiosk.survey_file)})
-    return config.model_copy(update={"store": store, "broker": broker, "kiosk": kiosk})
+    kiosk = msgspec.structs.replace(config.kiosk, survey_file=_resolve(base, config.kiosk.survey_file))
+    return msgspec.structs.replace(config, store=store, broker=broker, kiosk=kiosk)
 
 
 def _resolve(base: Path, value: Path | None) -> Path | None:

@@ -14,14 +14,14 @@ The agent keeps the survey in the device store's meta table under
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+import msgspec
+from msgspec import Struct
 
-from edge_agent.protocol import PROTOCOL_VERSION, Identifier, describe_error
+from edge_agent.protocol import PROTOCOL_VERSION, Identifier, Invalid, decode, describe_error
 from edge_agent.store import DeviceStore
 from edge_agent.survey import Survey
 
@@ -31,10 +31,8 @@ MAX_CONFIG_BYTES = 256_000
 log = logging.getLogger("touchpoint.agent.config")
 
 
-class ConfigMessage(BaseModel):
+class ConfigMessage(Struct, frozen=True, kw_only=True):
     """Hub to device. Unknown top-level fields are ignored, so a newer hub may add some."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
 
     v: Literal[1]
     survey_id: Identifier | None = None
@@ -47,12 +45,8 @@ class ConfigMessageError(ValueError):
 
 def encode_config(survey_id: str | None, survey: Survey | None) -> bytes:
     """The payload the hub publishes; ``survey=None`` withdraws a pushed survey."""
-    body = {
-        "v": PROTOCOL_VERSION,
-        "survey_id": survey_id if survey is not None else None,
-        "survey": None if survey is None else survey.model_dump(mode="json"),
-    }
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    body = {"v": PROTOCOL_VERSION, "survey_id": survey_id if survey is not None else None, "survey": survey}
+    return msgspec.json.encode(body)
 
 
 def parse_config(payload: bytes) -> ConfigMessage:
@@ -60,9 +54,11 @@ def parse_config(payload: bytes) -> ConfigMessage:
     if len(payload) > MAX_CONFIG_BYTES:
         raise ConfigMessageError(f"payload of {len(payload)} bytes exceeds {MAX_CONFIG_BYTES}")
     try:
-        return ConfigMessage.model_validate_json(payload)
-    except ValidationError as exc:
+        return decode(payload, ConfigMessage)
+    except Invalid as exc:
         raise ConfigMessageError(describe_error(exc, limit=5)) from None
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, nested too deep
+        raise ConfigMessageError(f"payload: malformed JSON: {str(exc)[:200]}") from None
 
 
 def store_pushed_config(store: DeviceStore, payload: bytes) -> bool:
@@ -96,7 +92,7 @@ def _apply(store: DeviceStore, message: ConfigMessage) -> bool:
         store.set_meta(PUSHED_SURVEY_KEY, "")
         log.info("hub withdrew the pushed survey; the device falls back to its file or bundled survey")
         return True
-    raw = message.survey.model_dump_json()
+    raw = message.survey.to_json()
     name = message.survey_id or "(unnamed)"
     if raw == previous:
         log.debug("survey %s version %d unchanged", name, message.survey.version)

@@ -11,26 +11,30 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import sqlite_utils
-
 
 @dataclass(frozen=True)
 class Migration:
     version: int
     description: str
-    apply: Callable[[sqlite_utils.Database], None]
+    apply: Callable[[sqlite3.Connection], None]
 
 
 class SchemaTooNewError(RuntimeError):
     pass
 
 
-def current_version(db: sqlite_utils.Database) -> int:
+def enable_wal(db: sqlite3.Connection) -> None:
+    """WAL: readers never block the writer, and a commit appends instead of rewriting pages."""
+    if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        db.execute("PRAGMA journal_mode = WAL")
+
+
+def current_version(db: sqlite3.Connection) -> int:
     row = db.execute("PRAGMA user_version").fetchone()
     return int(row[0])
 
 
-def migrate(db: sqlite_utils.Database, steps: Sequence[Migration], name: str) -> list[int]:
+def migrate(db: sqlite3.Connection, steps: Sequence[Migration], name: str) -> list[int]:
     """Bring ``db`` up to the newest step; return the versions applied."""
     versions = [s.version for s in steps]
     if not versions or versions != list(range(1, len(versions) + 1)):
@@ -46,7 +50,7 @@ def migrate(db: sqlite_utils.Database, steps: Sequence[Migration], name: str) ->
     for step in steps:
         if step.version <= have:
             continue
-        conn: sqlite3.Connection = db.conn
+        conn = db
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Re-check under the write lock: another process may have migrated meanwhile.

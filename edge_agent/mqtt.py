@@ -5,14 +5,13 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from pydantic import AfterValidator
 
 MqttVersion = Literal["5", "3.1.1"]
 
@@ -40,9 +39,6 @@ def parse_broker_url(url: str) -> BrokerAddress:
 def validate_broker_url(url: str) -> str:
     parse_broker_url(url)
     return url
-
-
-BrokerUrl = Annotated[str, AfterValidator(validate_broker_url)]
 
 
 def make_client(

@@ -1,9 +1,15 @@
-"""The Touchpoint wire protocol, version 1: topics and message models.
+"""The Touchpoint wire protocol, version 1: topics and message types.
 
 This module is the single definition of what travels over MQTT. The device
 agent builds messages with it, the hub validates them with it, and
-``docs/protocol.md`` documents it for outside clients. Keep v1 stable: add
-optional fields, never change the meaning of an existing one.
+``docs/protocol.md`` documents it for outside clients, with the JSON Schema
+``docs/protocol.schema.json`` generated from these types
+(``python -m edge_agent.protocol_schema``). Keep v1 stable: add optional
+fields, never change the meaning of an existing one.
+
+The types are msgspec Structs: one C pass decodes and validates a batch, and
+the import is light enough for a Pi Zero. Structs are not validated when built
+in Python: :func:`convert` validates values from elsewhere.
 """
 
 from __future__ import annotations
@@ -11,20 +17,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+import msgspec
+from msgspec import Meta, Struct, field
+
+from edge_agent.validation import Invalid as Invalid  # re-exported: the error of decode() and convert()
+from edge_agent.validation import convert as _convert
+from edge_agent.validation import decode as _decode
+from edge_agent.validation import describe
 
 PROTOCOL_VERSION = 1
 TOPIC_ROOT = "touchpoint/v1"
@@ -39,11 +41,30 @@ SCALES = (*SMILEY_SCALES, NPS_SCALE)
 SOURCES = ("touch", "button", "cli", "sim")
 MAX_BATCH_EVENTS = 1000
 MAX_PAYLOAD_BYTES = 1_000_000
+INT64_MAX = 2**63 - 1  # SQLite INTEGER is 64-bit
 
-Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-EventId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+
+class _PydanticPattern:
+    """The same pattern for the hub's pydantic HTTP models, which ignore msgspec's Meta.
+
+    Only pydantic calls this, and only at the hub: the device never imports pydantic.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def __get_pydantic_core_schema__(self, _source: Any, _handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.str_schema(pattern=self.pattern)
+
+
+Identifier = Annotated[str, Meta(pattern=ID_PATTERN), _PydanticPattern(ID_PATTERN)]
+EventId = Annotated[str, Meta(pattern=UUID_PATTERN, description="a UUID in canonical text form; devices emit UUIDv7")]
+Count = Annotated[int, Meta(ge=0, le=INT64_MAX)]
 Source = Literal["touch", "button", "cli", "sim"]
 Scale = Literal[4, 5, 11]
+T = TypeVar("T")
 
 
 def is_valid_id(value: str) -> bool:
@@ -60,13 +81,6 @@ def load_zone(name: str) -> ZoneInfo | None:
         return None
 
 
-def _utc(value: datetime) -> datetime:
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # year 1 or 9999 with an offset: a ValueError makes it a validation error
-        raise ValueError("timestamp is out of range once converted to UTC") from None
-
-
 def format_ts(value: datetime) -> str:
     """Render an aware datetime as the protocol's UTC timestamp, millisecond precision."""
     utc = value.astimezone(UTC)
@@ -75,78 +89,77 @@ def format_ts(value: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"  # strftime: no year padding
 
 
-class _Model(BaseModel):
-    # Unknown fields are ignored so that newer devices can add optional
-    # fields without older hubs dead-lettering their batches.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+# Unknown fields are ignored (msgspec's default) so that newer devices can add optional fields
+# without older hubs dead-lettering their batches.
 
 
-class Event(_Model):
+class Event(Struct, frozen=True, kw_only=True):
     """One shopper's answer, as recorded on the device."""
 
     id: EventId
-    seq: int = Field(ge=0, lt=2**63)
-    ts: Annotated[AwareDatetime, AfterValidator(_utc)]
-    tz: str = Field(min_length=1, max_length=64)
+    seq: Annotated[Count, Meta(description="per device, never goes backwards, even across re-imaging")]
+    ts: Annotated[datetime, Meta(tz=True, description="with a zone (Z or an offset); stored as UTC, ms")]
+    tz: Annotated[str, Meta(min_length=1, max_length=64, description="the device's IANA time zone")]
     clock_ok: bool
     question_id: Identifier
-    scale: Scale
-    value: int = Field(ge=0)
-    reason: str | None = Field(default=None, max_length=200)
+    scale: Annotated[Scale, Meta(description="4 or 5 for smileys, 11 for 0-10 NPS")]
+    value: Annotated[int, Meta(ge=0, description="the button index, 0 = most negative, up to scale - 1")]
+    reason: Annotated[str, Meta(max_length=200)] | None = None
     source: Source
     misuse: bool = False
-    survey_version: int | None = Field(default=None, ge=0, lt=2**63)  # bounded: SQLite INTEGER is 64-bit
-    boot_id: str | None = Field(default=None, max_length=64)
-    mono_ms: int | None = Field(default=None, ge=0, lt=2**63)
+    survey_version: Count | None = None
+    boot_id: Annotated[str, Meta(max_length=64)] | None = None
+    mono_ms: Count | None = None
     # Optional: the device re-dated this tap from its boot's monotonic clock once its wall clock
     # became trustworthy (clock_ok is then true). Sent only when true, so v1 payloads stay as they were.
     redated: bool = False
 
-    @field_validator("value")
-    @classmethod
-    def _value_within_scale(cls, value: int, info: ValidationInfo) -> int:
-        scale = info.data.get("scale")
-        if scale is not None and value >= scale:
-            raise ValueError(f"value {value} is outside the scale 0..{scale - 1}")
-        return value
+    def __post_init__(self) -> None:
+        if self.value >= self.scale:
+            raise ValueError(f"value: value {self.value} is outside the scale 0..{self.scale - 1}")
+        if self.ts.tzinfo is not UTC:
+            try:
+                msgspec.structs.force_setattr(self, "ts", self.ts.astimezone(UTC))
+            except OverflowError:  # year 1 or 9999 with an offset
+                raise ValueError("ts: timestamp is out of range once converted to UTC") from None
 
 
-class Batch(_Model):
+class Batch(Struct, frozen=True):
     """Device to hub, on ``{root}/{location_id}/{device_id}/events``, QoS 1."""
 
     v: Literal[1]
     device_id: Identifier
     location_id: Identifier
     batch_id: Identifier
-    events: list[Event] = Field(max_length=MAX_BATCH_EVENTS)
+    events: Annotated[list[Event], Meta(max_length=MAX_BATCH_EVENTS)]
 
 
-class BatchEnvelope(_Model):
+class BatchEnvelope(Struct, frozen=True):
     """A batch whose events are not yet validated: used to reject events one by one."""
 
     v: Literal[1]
     device_id: Identifier
     location_id: Identifier
     batch_id: Identifier
-    events: list[Any] = Field(max_length=MAX_BATCH_EVENTS)
+    events: Annotated[list[Any], Meta(max_length=MAX_BATCH_EVENTS)]
 
 
-class Rejection(_Model):
+class Rejection(Struct, frozen=True):
     id: str
     error: str
 
 
-class Ack(_Model):
+class Ack(Struct, frozen=True, kw_only=True):
     """Hub to device, on ``.../ack``, QoS 1, sent only after the hub committed the batch."""
 
     v: Literal[1] = 1
     batch_id: str
-    accepted: list[str] = Field(default_factory=list)
-    duplicates: list[str] = Field(default_factory=list)
-    rejected: list[Rejection] = Field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
 
 
-class Status(_Model):
+class Status(Struct, frozen=True, kw_only=True):
     """Device to hub, on ``.../status``, retained. The last will is the same with ``online=false``."""
 
     v: Literal[1] = 1
@@ -154,11 +167,52 @@ class Status(_Model):
     device_id: Identifier
     location_id: Identifier
     version: str | None = None
-    backlog: int | None = Field(default=None, ge=0, lt=2**63)
+    backlog: Count | None = None
     last_sync: str | None = None
     clock_ok: bool | None = None
-    held: int | None = Field(default=None, ge=0, lt=2**63)  # taps held on the device for a trusted clock
+    held: Annotated[Count, Meta(description="taps held on the device for a trusted clock")] | None = None
     ts: str | None = None
+
+
+_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+_ENCODER = msgspec.json.Encoder()
+
+
+def decoder(type_: type[T]) -> msgspec.json.Decoder[T]:
+    """msgspec's own decoder of ``type_`` (lax: "5" for 5), for a hot path that handles its errors itself."""
+    found: msgspec.json.Decoder[T] | None = _DECODERS.get(type_)
+    if found is None:
+        found = _DECODERS[type_] = msgspec.json.Decoder(type_, strict=False)
+    return found
+
+
+def decode(payload: bytes | str, type_: type[T]) -> T:
+    """A message of ``type_`` from JSON.
+
+    Raises :class:`Invalid` (naming every bad field), or msgspec.DecodeError, UnicodeDecodeError or
+    RecursionError for bytes that are not JSON at all (all three are ValueErrors but the last).
+    """
+    return _decode(payload, decoder(type_), type_)
+
+
+def convert(data: object, type_: type[T]) -> T:
+    """A message of ``type_`` from Python values (e.g. already parsed JSON); raises :class:`Invalid`."""
+    return _convert(data, type_)
+
+
+def encode(message: Struct) -> bytes:
+    """The JSON of a message, every field included."""
+    return _ENCODER.encode(message)
+
+
+def encode_sparse(message: Struct) -> bytes:
+    """The JSON of a message without its None fields (a status says only what it knows)."""
+    return _ENCODER.encode({k: v for k, v in msgspec.structs.asdict(message).items() if v is not None})
+
+
+def describe_error(exc: Invalid, limit: int = 3) -> str:
+    """A short, human-readable reason naming the offending fields."""
+    return describe(exc.problems, limit)
 
 
 # --- topics ---------------------------------------------------------------
@@ -189,16 +243,3 @@ def parse_topic(name: str) -> tuple[str, str, str]:
     if not (is_valid_id(location_id) and is_valid_id(device_id)):
         raise TopicError(f"topic {name!r} has a location or device id outside {ID_PATTERN}")
     return location_id, device_id, kind
-
-
-def describe_error(exc: ValidationError, limit: int = 3) -> str:
-    """A short, human-readable reason naming the offending fields."""
-    parts = []
-    for err in exc.errors()[:limit]:
-        where = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{where or 'payload'}: {msg}")
-    more = exc.error_count() - limit
-    if more > 0:
-        parts.append(f"and {more} more")
-    return "; ".join(parts)

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import sqlite_utils
-from pydantic import ValidationError
+import msgspec
 
 from edge_agent import clock
-from edge_agent.migrate import Migration, migrate
-from edge_agent.protocol import SCALES, SOURCES, Event, describe_error, format_ts
+from edge_agent.migrate import Migration, enable_wal, migrate
+from edge_agent.protocol import SCALES, SOURCES, Event, Invalid, convert, describe_error, format_ts
 
 if TYPE_CHECKING:
     from edge_agent.config import DeviceConfig
@@ -35,7 +34,7 @@ _HELD = "clock_ok = 0 AND boot_id IS ? AND mono_ms > ?"
 BUSY_TIMEOUT_MS = 10_000
 
 
-def _v1(db: sqlite_utils.Database) -> None:
+def _v1(db: sqlite3.Connection) -> None:
     statements = [
         """CREATE TABLE events (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -77,7 +76,7 @@ def _v1(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
-def _v2(db: sqlite_utils.Database) -> None:
+def _v2(db: sqlite3.Connection) -> None:
     # Re-dating (edge_agent/redate.py): which taps were re-dated once the clock was trusted, and a
     # tiny partial index over the pending taps still waiting for a trustworthy clock.
     db.execute("ALTER TABLE events ADD COLUMN redated INTEGER NOT NULL DEFAULT 0")
@@ -124,10 +123,9 @@ class DeviceStore:
         self.clock_trust: clock.ClockTrust = clock_trust
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-            self.db = sqlite_utils.Database(conn)
+            self.db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self.db.enable_wal()
+            enable_wal(self.db)
             # FULL: a committed tap survives a power cut, not just a process crash.
             self.db.execute(f"PRAGMA synchronous = {synchronous}")
             migrate(self.db, MIGRATIONS, "device store")
@@ -148,7 +146,7 @@ class DeviceStore:
         return clock.verdict(self.clock_trust)
 
     def close(self) -> None:
-        self.db.conn.close()
+        self.db.close()
 
     def __enter__(self) -> DeviceStore:
         return self
@@ -159,7 +157,7 @@ class DeviceStore:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction holding the lock from its first statement."""
-        conn: sqlite3.Connection = self.db.conn
+        conn = self.db
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -199,13 +197,16 @@ class DeviceStore:
         local = now.astimezone(self.tz)
         try:
             # Validate with the wire model before writing: a stored tap must be one the hub accepts.
-            event = Event(
-                id=clock.uuid7(int(now.timestamp() * 1000)), seq=0, ts=now, tz=self.timezone,
-                clock_ok=clock.clock_ok(self.clock_trust, now), question_id=question_id, scale=scale, value=value,
-                reason=reason, source=source, misuse=misuse, survey_version=survey_version, boot_id=clock.boot_id(),
-                mono_ms=clock.monotonic_ms(),
+            event = convert(
+                {
+                    "id": clock.uuid7(int(now.timestamp() * 1000)), "seq": 0, "ts": now, "tz": self.timezone,
+                    "clock_ok": clock.clock_ok(self.clock_trust, now), "question_id": question_id, "scale": scale,
+                    "value": value, "reason": reason, "source": source, "misuse": misuse,
+                    "survey_version": survey_version, "boot_id": clock.boot_id(), "mono_ms": clock.monotonic_ms(),
+                },
+                Event,
             )  # fmt: skip
-        except ValidationError as exc:
+        except Invalid as exc:
             raise ValueError(f"tap not recorded: {describe_error(exc)}") from None
         hold_until = time.time() + hold_s if hold_s > 0 else None
         try:
@@ -230,7 +231,7 @@ class DeviceStore:
                     )
         except sqlite3.Error as exc:
             raise StoreError(f"tap not stored in {self.path}: {exc}") from exc
-        return event.model_copy(update={"seq": seq})
+        return msgspec.structs.replace(event, seq=seq)
 
     def set_reason(self, event_id: str, reason: str | None) -> bool:
         """Attach a follow-up reason to a tap not yet synced, and release its hold."""

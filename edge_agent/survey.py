@@ -7,39 +7,35 @@ to the bundled default survey until it has one of its own.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+import msgspec
+from msgspec import Meta, Struct, field
 
-from edge_agent.protocol import ID_PATTERN, describe_error
+from edge_agent.protocol import Identifier
+from edge_agent.validation import Invalid, convert, describe
 
-Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-Lang = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
-Texts = dict[Lang, Annotated[str, StringConstraints(min_length=1, max_length=300)]]
+Lang = Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
+Texts = dict[Lang, Annotated[str, Meta(min_length=1, max_length=300)]]
 
 # Strings every survey needs besides its question, with English defaults.
 UI_STRING_KEYS = ("thank_you", "follow_up", "skip")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Reason(_Model):
+class Reason(Struct, frozen=True, forbid_unknown_fields=True):
     id: Identifier
     text: Texts
 
 
-class FollowUp(_Model):
+class FollowUp(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Asked after the answers in ``ask_for`` (default: the negative ones), with up to 6 reasons."""
 
     ask_for: list[int] | None = None
-    reasons: list[Reason] = Field(min_length=1, max_length=6)
+    reasons: Annotated[list[Reason], Meta(min_length=1, max_length=6)]
 
 
-class Question(_Model):
+class Question(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     id: Identifier
     scale: Literal[4, 5, 11] = 4
     text: Texts
@@ -54,21 +50,19 @@ class Question(_Model):
         return value in wanted
 
 
-class Survey(_Model):
-    version: int = Field(default=0, ge=0)
-    languages: list[Lang] = Field(min_length=1)
+class Survey(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    version: Annotated[int, Meta(ge=0)] = 0
+    languages: Annotated[list[Lang], Meta(min_length=1)]
     question: Question
-    strings: dict[str, Texts] = Field(default_factory=dict)
-    response_interval_s: float = Field(default=5.0, ge=0, le=3600)
-    idle_timeout_s: float = Field(default=15.0, ge=3, le=600)
-    thank_you_s: float = Field(default=3.0, ge=0.5, le=60)
+    strings: dict[str, Texts] = field(default_factory=dict)
+    response_interval_s: Annotated[float, Meta(ge=0, le=3600)] = 5.0
+    idle_timeout_s: Annotated[float, Meta(ge=3, le=600)] = 15.0
+    thank_you_s: Annotated[float, Meta(ge=0.5, le=60)] = 3.0
 
-    @model_validator(mode="after")
-    def _all_languages_present(self) -> Survey:
+    def __post_init__(self) -> None:
         missing = [lang for lang in self.languages if lang not in self.question.text]
         if missing:
             raise ValueError(f"question.text lacks the survey languages {missing}")
-        return self
 
     def text(self, texts: dict[str, str], lang: str) -> str:
         """``texts`` in ``lang``, else in the survey's first language, else any."""
@@ -76,6 +70,14 @@ class Survey(_Model):
 
     def ui(self, key: str, lang: str) -> str:
         return self.text(self.strings.get(key) or DEFAULT_STRINGS[key], lang)
+
+    def to_json(self) -> str:
+        """The survey as JSON, every field included: how it is stored and compared."""
+        return msgspec.json.encode(self).decode()
+
+    def to_dict(self) -> dict[str, object]:
+        """The survey as JSON-ready Python values."""
+        return msgspec.to_builtins(self)  # type: ignore[no-any-return]
 
 
 DEFAULT_STRINGS: dict[str, dict[str, str]] = {
@@ -119,13 +121,18 @@ class SurveyError(ValueError):
     pass
 
 
+def to_survey(data: object) -> Survey:
+    """Validate parsed JSON as a survey; :class:`Invalid` names every bad field."""
+    return convert(data, Survey)
+
+
 def parse_survey(data: bytes | str, source: str = "survey") -> Survey:
     try:
-        return Survey.model_validate(json.loads(data))
-    except json.JSONDecodeError as exc:
+        return to_survey(msgspec.json.decode(data))
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise SurveyError(f"{source}: not valid JSON: {exc}") from None
-    except ValidationError as exc:
-        raise SurveyError(f"{source}: {describe_error(exc, limit=10)}") from None
+    except Invalid as exc:
+        raise SurveyError(f"{source}: {describe(exc.problems, limit=10)}") from None
 
 
 def load_survey(path: Path) -> Survey:

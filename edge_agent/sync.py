@@ -10,7 +10,6 @@ the hub or broker is away for days: the backlog waits on disk, not in RAM.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import queue
 import random
@@ -22,15 +21,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import paho.mqtt.client as mqtt
-from pydantic import ValidationError
 
 from edge_agent import __version__, clock, clock_advice, redate, sdnotify
 from edge_agent.config import DeviceConfig
 from edge_agent.config_push import store_pushed_config
 from edge_agent.connection import FailureLog, build_client, describe_connect_failure, describe_refusal
 from edge_agent.mqtt import session_kwargs
-from edge_agent.protocol import Ack, Status, format_ts, topic
+from edge_agent.protocol import Ack, Status, decode, encode_sparse, format_ts, topic
 from edge_agent.store import DeviceStore
 
 log = logging.getLogger("touchpoint.agent")
@@ -227,9 +226,9 @@ class SyncAgent:
             ack = None
             if payload is not None:
                 try:
-                    ack = Ack.model_validate_json(payload)
-                except ValidationError as exc:
-                    log.error("ignored a malformed ack (%d bytes): %s", len(payload), exc.errors()[0]["msg"])
+                    ack = decode(payload, Ack)
+                except (ValueError, RecursionError) as exc:  # Invalid, not JSON, not UTF-8, too deep
+                    log.error("ignored a malformed ack (%d bytes): %s", len(payload), exc)
                     continue
                 if not ack.rejected:
                     run.append(ack)
@@ -250,7 +249,7 @@ class SyncAgent:
         """
         if not ids:
             return
-        conn = self.store.db.conn
+        conn = self.store.db
         level = conn.execute("PRAGMA synchronous").fetchone()[0]
         conn.execute("PRAGMA synchronous = NORMAL")
         try:
@@ -301,7 +300,7 @@ class SyncAgent:
                 batch_id=batch_id,
                 ids=[str(e["id"]) for e in events],
                 max_seq=max(int(str(e["seq"])) for e in events),
-                payload=json.dumps(body, separators=(",", ":")).encode(),
+                payload=msgspec.json.encode(body),
                 first_sent=now,
                 next_retry=now + sync.ack_timeout_s,
             )
@@ -363,7 +362,7 @@ class SyncAgent:
             held=self.store.held_count(self._hold_window()) if online else None,
             ts=format_ts(datetime.now(UTC)),
         )
-        return status.model_dump_json(exclude_none=True).encode()
+        return encode_sparse(status)
 
     def publish_status(self) -> None:
         """Retained, so HQ sees the latest state of a device even while it is offline."""

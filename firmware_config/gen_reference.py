@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Generate docs/device-config.md, the reference of every device.toml key.
 
-Types, defaults and limits come from the pydantic model (edge_agent/config.py,
+Types, defaults and limits come from the msgspec types (edge_agent/config.py,
 DeviceConfig); each key's description is the comment on its line in the
-annotated example (firmware_config/examples/device.toml), else the model's
-Field description. So the two sources cannot drift apart unnoticed:
+annotated example (firmware_config/examples/device.toml), else the type's
+Meta description. So the two sources cannot drift apart unnoticed:
 tests/firmware_config/test_reference.py fails when the doc is stale or a key
 has no description.
 
@@ -28,7 +28,7 @@ OUTPUT = ROOT / "docs" / "device-config.md"
 _KEY_LINE = re.compile(r"^#?\s*([a-z_]+)\s*=\s*(.*?)\s+#\s+(.+)$")
 _SECTION = re.compile(r"^\[([a-z_]+)\]\s*$")
 
-Schema = dict[str, Any]
+Schema = Any  # a msgspec.inspect type
 
 
 def example_comments(path: Path = EXAMPLE) -> dict[str, str]:
@@ -47,87 +47,104 @@ def example_comments(path: Path = EXAMPLE) -> dict[str, str]:
     return found
 
 
-def _model_schema() -> Schema:
+def _model() -> Schema:
     sys.path.insert(0, str(ROOT))
+    import msgspec.inspect
+
     from edge_agent.config import DeviceConfig
 
-    schema: Schema = DeviceConfig.model_json_schema()
-    return schema
+    return msgspec.inspect.type_info(DeviceConfig)
 
 
-def _type(prop: Schema) -> str:
-    options = prop.get("anyOf")
-    if options:
-        kinds = [_type(o) for o in options if o.get("type") != "null"]
-        return " or ".join(kinds)
-    if "enum" in prop:
-        return " or ".join(f"`{json.dumps(v)}`" for v in prop["enum"])
-    kind = prop.get("type")
-    if kind == "string":
-        if prop.get("format") == "path":
-            return "path"
-        if "pattern" in prop:
-            return f"string `{prop['pattern']}`"
-        return "string"
-    if kind in ("integer", "number"):
-        limits = []
-        if "minimum" in prop:
-            limits.append(f">= {prop['minimum']}")
-        if "exclusiveMinimum" in prop:
-            limits.append(f"> {prop['exclusiveMinimum']}")
-        if "maximum" in prop:
-            limits.append(f"<= {prop['maximum']}")
-        name = "integer" if kind == "integer" else "number"
+def _unwrap(kind: Schema) -> tuple[Schema, str]:
+    """(the type without its Meta, its description)."""
+    import msgspec.inspect as mi
+
+    if isinstance(kind, mi.Metadata):
+        return kind.type, (kind.extra_json_schema or {}).get("description", "")
+    if isinstance(kind, mi.UnionType):
+        parts = [_unwrap(k) for k in kind.types if not isinstance(k, mi.NoneType)]
+        if len(parts) == 1:
+            return parts[0]
+    return kind, ""
+
+
+def _type(kind: Schema) -> str:
+    import msgspec.inspect as mi
+
+    kind, _ = _unwrap(kind)
+    if isinstance(kind, mi.UnionType):
+        return " or ".join(_type(k) for k in kind.types if not isinstance(k, mi.NoneType))
+    if isinstance(kind, mi.LiteralType):
+        return " or ".join(f"`{json.dumps(v)}`" for v in kind.values)
+    if isinstance(kind, mi.CustomType) and kind.cls is Path:
+        return "path"
+    if isinstance(kind, mi.StrType):
+        return f"string `{kind.pattern}`" if kind.pattern else "string"
+    if isinstance(kind, mi.IntType | mi.FloatType):
+        limits = [
+            f"{op} {v}" for op, v in ((">=", kind.ge), (">", kind.gt), ("<=", kind.le), ("<", kind.lt)) if v is not None
+        ]
+        name = "integer" if isinstance(kind, mi.IntType) else "number"
         return f"{name} ({', '.join(limits)})" if limits else name
-    if kind == "boolean":
+    if isinstance(kind, mi.BoolType):
         return "boolean"
-    if kind == "array":
-        if "prefixItems" in prop:
-            return "[" + ", ".join(_type(p) for p in prop["prefixItems"]) + "]"
-        return f"list of {_type(prop.get('items', {}))}"
-    return str(kind or "value")
+    if isinstance(kind, mi.TupleType):
+        return "[" + ", ".join(_type(k) for k in kind.item_types) + "]"
+    if isinstance(kind, mi.ListType):
+        return f"list of {_type(kind.item_type)}"
+    return "value"
 
 
-def _default(prop: Schema, required: bool, section_default: object) -> str:
-    if required:
+def _default(field: Schema) -> str:
+    import msgspec
+
+    if field.required:
         return "**required**"
-    value = prop.get("default", section_default)  # a default_factory shows only in the section's default
+    value = field.default if field.default_factory is msgspec.NODEFAULT else field.default_factory()
     if value is None:
         return "unset"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
-    return f"`{json.dumps(value)}`"
+    return f"`{json.dumps(str(value) if isinstance(value, Path) else value)}`"
 
 
-def _rows(schema: Schema, section: str, comments: dict[str, str], defaults: dict[str, Any]) -> list[str]:
-    required = set(schema.get("required", []))
+def _sections(model: Schema) -> list[Schema]:
+    import msgspec.inspect as mi
+
+    return [f for f in model.fields if isinstance(f.type, mi.StructType)]
+
+
+def _rows(model: Schema, section: str, comments: dict[str, str]) -> list[str]:
+    import msgspec.inspect as mi
+
     rows = []
-    for name, prop in schema["properties"].items():
-        if "$ref" in prop:
+    for field in model.fields:
+        if isinstance(field.type, mi.StructType):
             continue
-        key = f"{section}.{name}" if section else name
-        text = comments.get(key) or prop.get("description") or ""
+        key = f"{section}.{field.name}" if section else field.name
+        text = comments.get(key) or _unwrap(field.type)[1]
         text = text.replace("|", "\\|")
-        default = _default(prop, name in required, defaults.get(name))
-        rows.append(f"| `{name}` | {_type(prop)} | {default} | {text} |")
+        rows.append(f"| `{field.name}` | {_type(field.type)} | {_default(field)} | {text} |")
     return rows
 
 
-def leaf_keys(schema: Schema | None = None) -> list[str]:
+def leaf_keys(model: Schema | None = None) -> list[str]:
     """Every key a device.toml may set, as ``section.key`` (top-level keys bare)."""
-    schema = schema or _model_schema()
+    import msgspec.inspect as mi
+
+    model = model or _model()
     keys: list[str] = []
-    for name, prop in schema["properties"].items():
-        if "$ref" in prop:
-            sub = schema["$defs"][prop["$ref"].split("/")[-1]]
-            keys += [f"{name}.{k}" for k in sub["properties"]]
+    for field in model.fields:
+        if isinstance(field.type, mi.StructType):
+            keys += [f"{field.name}.{f.name}" for f in field.type.fields]
         else:
-            keys.append(name)
+            keys.append(field.name)
     return keys
 
 
 def render(example: Path = EXAMPLE) -> str:
-    schema = _model_schema()
+    model = _model()
     comments = example_comments(example)
     out = [
         "# device.toml reference",
@@ -141,7 +158,7 @@ def render(example: Path = EXAMPLE) -> str:
         "",
         "- Check a file with `touchpoint-agent check --config /etc/touchpoint/device.toml` (exit 0 when ready).",
         "- A bad file is refused with one line per bad field, naming the field and what was expected, e.g.",
-        "  `broker.keepalive_s: Input should be greater than or equal to 5`.",
+        "  `broker.keepalive_s: Expected int >= 5 (got 2)`.",
         "- Unknown keys are errors (a misspelt key would otherwise be silently ignored).",
         "- Relative paths are relative to the directory of device.toml.",
         "- Secrets never go in this file: the broker password is in `broker.password_file` (0600), the",
@@ -151,16 +168,13 @@ def render(example: Path = EXAMPLE) -> str:
         "",
         "| Key | Type | Default | Description |",
         "|---|---|---|---|",
-        *_rows(schema, "", comments, {}),
+        *_rows(model, "", comments),
     ]
-    for name, prop in schema["properties"].items():
-        if "$ref" not in prop:
-            continue
-        sub = schema["$defs"][prop["$ref"].split("/")[-1]]
-        out += ["", f"## [{name}]", ""]
-        if sub.get("description"):
-            out += [" ".join(sub["description"].split()), ""]
-        rows = _rows(sub, name, comments, prop.get("default", {}))
+    for field in _sections(model):
+        out += ["", f"## [{field.name}]", ""]
+        if field.type.cls.__doc__:
+            out += [" ".join(field.type.cls.__doc__.split()), ""]
+        rows = _rows(field.type, field.name, comments)
         out += ["| Key | Type | Default | Description |", "|---|---|---|---|", *rows]
     return "\n".join(out) + "\n"
 

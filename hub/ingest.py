@@ -11,7 +11,6 @@ and the device resends it, and the event-id key makes both harmless.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import queue
 import socket
@@ -23,31 +22,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from pydantic import ValidationError
 
 from edge_agent.mqtt import make_client, session_kwargs
-from edge_agent.protocol import (
-    MAX_PAYLOAD_BYTES,
-    Batch,
-    BatchEnvelope,
-    Event,
-    Rejection,
-    Status,
-    TopicError,
-    describe_error,
-    parse_topic,
-    subscription,
-    topic,
-)
+from edge_agent.protocol import encode, subscription, topic
+from hub.classify import classify
 from hub.core.config import HubSettings
-from hub.localtime import zone
 from hub.provisioning.gate import RegistryGate
 from hub.services.metrics import Histogram
 from hub.storage.base import DeadLetter, IncomingBatch, StatusUpdate, Storage
 
 log = logging.getLogger("touchpoint.hub.ingest")
 POISON_ATTEMPTS = 3  # failed commits of one group before it is split to isolate a message that cannot be stored
-Classified = IncomingBatch | StatusUpdate | DeadLetter | None
 
 
 def receive_window(group: int) -> int:
@@ -66,85 +51,6 @@ def send_without_delay(client: mqtt.Client) -> None:
     sock = client.socket()
     with contextlib.suppress(OSError, AttributeError):  # not a TCP socket (e.g. a test double)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
-
-
-def _mismatch(kind: str, topic_ids: tuple[str, str], payload_ids: tuple[str, str]) -> str | None:
-    if topic_ids == payload_ids:
-        return None
-    return (
-        f"{kind} topic is for location {topic_ids[0]!r} device {topic_ids[1]!r} but the payload says "
-        f"location {payload_ids[0]!r} device {payload_ids[1]!r}"
-    )
-
-
-def _split_events(env: BatchEnvelope, topic_name: str) -> tuple[list[Event], list[Rejection], list[DeadLetter]]:
-    """Validate events one by one so one bad event does not sink its batch."""
-    good: list[Event] = []
-    rejected: list[Rejection] = []
-    letters: list[DeadLetter] = []
-    for index, raw in enumerate(env.events):
-        event_id = raw.get("id") if isinstance(raw, dict) else None
-        label = event_id if isinstance(event_id, str) and 0 < len(event_id) <= 64 else f"#{index}"
-        try:
-            good.append(Event.model_validate(raw))
-            continue
-        except ValidationError as exc:
-            reason = describe_error(exc)
-        rejected.append(Rejection(id=label, error=reason))
-        raw_bytes = json.dumps(raw, default=str)[:10_000].encode()
-        letters.append(DeadLetter(topic_name, f"batch {env.batch_id} event {label}: {reason}", raw_bytes))
-    return good, rejected, letters
-
-
-def classify(topic_name: str, payload: bytes) -> tuple[Classified, list[DeadLetter]]:
-    """Turn one MQTT message into work for storage, plus any dead letters it produced."""
-    try:
-        location_id, device_id, kind = parse_topic(topic_name)
-    except TopicError as exc:
-        return None, [DeadLetter(topic_name, str(exc), payload)]
-    if kind == "status":
-        if not payload:
-            return None, []  # a retained status being cleared
-        try:
-            status = Status.model_validate_json(payload)
-        except ValidationError as exc:
-            return None, [DeadLetter(topic_name, f"invalid status: {describe_error(exc)}", payload)]
-        problem = _mismatch("status", (location_id, device_id), (status.location_id, status.device_id))
-        if problem:
-            return None, [DeadLetter(topic_name, problem, payload)]
-        return StatusUpdate(status), []
-    if kind != "events":
-        return None, []
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        return None, [DeadLetter(topic_name, f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}", payload)]
-    try:
-        batch = Batch.model_validate_json(payload)
-        events = list(batch.events)
-        rejected: list[Rejection] = []
-        letters: list[DeadLetter] = []
-        envelope: Batch | BatchEnvelope = batch
-    except ValidationError:
-        try:
-            data = json.loads(payload)
-        except (ValueError, RecursionError) as exc:
-            return None, [DeadLetter(topic_name, f"malformed JSON: {str(exc)[:200]}", payload)]
-        try:
-            envelope = BatchEnvelope.model_validate(data)
-        except ValidationError as exc:
-            return None, [DeadLetter(topic_name, f"invalid batch: {describe_error(exc)}", payload)]
-        events, rejected, letters = _split_events(envelope, topic_name)
-    problem = _mismatch("events", (location_id, device_id), (envelope.location_id, envelope.device_id))
-    if problem:
-        return None, [DeadLetter(topic_name, problem, payload)]
-    bad_tz = [e for e in events if zone(e.tz) is None]
-    if bad_tz:
-        events = [e for e in events if zone(e.tz) is not None]
-        for e in bad_tz:
-            reason = f"tz: unknown IANA time zone {e.tz!r}"
-            rejected.append(Rejection(id=e.id, error=reason))
-            detail = f"batch {envelope.batch_id} event {e.id}: {reason}"
-            letters.append(DeadLetter(topic_name, detail, e.model_dump_json().encode()))
-    return IncomingBatch(device_id, location_id, envelope.batch_id, events, rejected), letters
 
 
 @dataclass
@@ -293,7 +199,7 @@ class IngestService:
                     return
         for batch, ack in zip(batches, result.acks, strict=True):
             ack_topic = topic(batch.location_id, batch.device_id, "ack")
-            self.client.publish(ack_topic, ack.model_dump_json().encode(), qos=1)
+            self.client.publish(ack_topic, encode(ack), qos=1)
         acked_at = time.monotonic()
         for started in received:
             self.ack_latency.observe(acked_at - started)

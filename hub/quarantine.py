@@ -122,6 +122,17 @@ class Screen:
                     screen.provisioned[str(username)] = min(stamps)
         return screen
 
+    def trusted_span(self, device_id: str) -> tuple[datetime, datetime]:
+        """(earliest, latest) ``ts`` that ``verdict`` trusts for this device's events with ``clock_ok``.
+
+        Lets ingest clear a whole batch with one min() and max() instead of a verdict per event.
+        """
+        floor = EARLIEST_PLAUSIBLE
+        provisioned = self.provisioned.get(device_id)
+        if provisioned is not None:
+            floor = max(floor, provisioned - FUTURE_TOLERANCE)
+        return floor, self.received_at + FUTURE_TOLERANCE
+
     def divert(self, batch: IncomingBatch, event: Event, zone: ZoneInfo, received: str) -> bool:
         """Queue ``event`` for quarantine and return True if its timestamp cannot be trusted."""
         found = verdict(event, self.received_at, self.provisioned.get(batch.device_id))

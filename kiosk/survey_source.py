@@ -22,6 +22,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from msgspec.structs import replace
+
 from edge_agent.config import DeviceConfig
 from edge_agent.config_push import PUSHED_SURVEY_KEY
 from edge_agent.store import DeviceStore
@@ -37,8 +39,8 @@ def fallback_survey(config: DeviceConfig) -> Survey:
     """The bundled survey, asking the question the config's ``[survey]`` section names."""
     base = default_survey()
     defaults = config.survey
-    question = base.question.model_copy(update={"id": defaults.question_id, "scale": defaults.scale})
-    return base.model_copy(update={"question": question, "response_interval_s": defaults.response_interval_s})
+    question = replace(base.question, id=defaults.question_id, scale=defaults.scale)
+    return replace(base, question=question, response_interval_s=defaults.response_interval_s)
 
 
 class SurveySource:
@@ -83,7 +85,7 @@ class SurveySource:
             survey, origin = found
             if self._idle_override is not None:
                 # The device's own idle timeout (kiosk.idle_timeout_s) wins over the survey's.
-                survey = survey.model_copy(update={"idle_timeout_s": self._idle_override})
+                survey = replace(survey, idle_timeout_s=self._idle_override)
             if survey == self._current:
                 self._origin = origin
                 return False

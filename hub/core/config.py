@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from edge_agent.mqtt import BrokerUrl, MqttVersion, parse_broker_url
+from edge_agent.mqtt import MqttVersion, parse_broker_url, validate_broker_url
 
 ENV_PREFIX = "TOUCHPOINT_HUB_"
+BrokerUrl = Annotated[str, AfterValidator(validate_broker_url)]
 
 
 class HubSettings(BaseModel):

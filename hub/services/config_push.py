@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 
 from edge_agent.config_push import encode_config
 from edge_agent.protocol import topic
-from edge_agent.survey import Survey
+from edge_agent.survey import parse_survey
 from hub.services.surveys import Resolver
 from hub.storage.base import Storage
 from hub.storage.base_surveys import DeviceTarget, SurveyVersion
@@ -146,7 +146,7 @@ class ConfigPushService:
             if had is not None and (had.survey_id, had.version) == want.key and not force:
                 current.append(target.device_id)
                 continue
-            survey = None if want.survey is None else Survey.model_validate_json(want.survey.body)
+            survey = None if want.survey is None else parse_survey(want.survey.body)
             payload = encode_config(None if want.survey is None else want.survey.survey_id, survey)
             config_topic = topic(target.location_id, target.device_id, "config")
             info = self.client.publish(config_topic, payload, qos=1, retain=True)

@@ -10,11 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from edge_agent.config_push import MAX_CONFIG_BYTES
-from edge_agent.protocol import is_valid_id
-from edge_agent.survey import Survey
+from edge_agent.protocol import Invalid, is_valid_id
+from edge_agent.survey import Survey, to_survey
 from hub.services.errors import InputError, field_errors
 from hub.services.regions import prefixes, region_error
 from hub.storage.base_surveys import Assignment, DeviceTarget, SurveyVersion
@@ -31,10 +29,10 @@ def parse_survey_body(body: dict[str, Any]) -> Survey:
     """Validate a posted survey; its ``version`` is assigned by the hub, so any given one is ignored."""
     data = {k: v for k, v in body.items() if k != "version"}
     try:
-        survey = Survey.model_validate(data)
-    except ValidationError as exc:
+        survey = to_survey(data)
+    except Invalid as exc:
         raise SurveyInputError(field_errors(exc, "body")) from None
-    size = len(survey.model_dump_json())
+    size = len(survey.to_json())
     if size > MAX_SURVEY_BYTES:
         raise SurveyInputError(f"body: the survey is {size} bytes; at most {MAX_SURVEY_BYTES} fit a device config")
     return survey

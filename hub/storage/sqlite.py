@@ -14,9 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
-import sqlite_utils
-
-from edge_agent.migrate import migrate
+from edge_agent.migrate import enable_wal, migrate
 from edge_agent.protocol import format_ts
 from hub.storage.base import (
     DeadLetter,
@@ -67,9 +65,8 @@ class SqliteStorage(
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = _connect(self.path)
-        db = sqlite_utils.Database(self._writer)
-        db.enable_wal()
-        migrate(db, MIGRATIONS, "hub")
+        enable_wal(self._writer)
+        migrate(self._writer, MIGRATIONS, "hub")
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []

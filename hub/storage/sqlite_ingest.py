@@ -9,85 +9,92 @@ the same transaction, so they can never drift from the events table.
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
-from itertools import chain, filterfalse
-from operator import itemgetter
+from datetime import datetime
+from itertools import chain, compress
 from zoneinfo import ZoneInfo
 
-from edge_agent.protocol import Ack, Rejection, format_ts, topic
+from edge_agent.protocol import Ack, Event, Rejection, format_ts, topic
 from edge_agent.scores import polarity
-from hub.localtime import local_day_hour, zone
+from hub.localtime import zone
 from hub.quarantine import Screen
 from hub.storage.base import DeadLetter, IncomingBatch, IngestResult, StatusUpdate
-
-_EVENT_COLUMNS = (
-    "id, device_id, location_id, seq, ts, local_day, local_hour, tz, clock_ok, question_id, scale, value, "
-    "reason, source, misuse, survey_version, boot_id, mono_ms, batch_id, received_at"
+from hub.storage.sqlite_rows import (
+    BATCH_COLUMNS,
+    CLOCK_OK,
+    E_DAY,
+    E_HOUR,
+    E_ID,
+    E_MISUSE,
+    E_QUESTION,
+    E_REASON,
+    E_SCALE,
+    E_SEQ,
+    E_VALUE,
+    EVENT_COLUMNS,
+    ID,
+    TS,
+    BatchRows,
+    Columns,
+    batch_rows,
+    columns,
 )
-_INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({','.join('?' * 20)})"
 
-# Local day and hour per (zone, UTC hour of the timestamp), checked at both ends of that hour: the
-# day and hour themselves when the whole hour maps to one local hour, else the zone's offset when it
-# holds all hour (a :30 or :45 zone), else None (a transition inside the hour: compute each event).
-_LOCAL: dict[tuple[str, str], tuple[str, int] | timedelta | None] = {}
-_LOCAL_MAX = 100_000
-_HOUR_END = timedelta(minutes=59, seconds=59, microseconds=999_999)
-# Row fields by position in _EVENT_COLUMNS: id, misuse, reason, and the rollup keys without the location.
-_ID, _MISUSE, _REASON = itemgetter(0), itemgetter(14), itemgetter(12)
-_DAY_KEY, _HOUR_KEY = itemgetter(9, 5, 10, 11), itemgetter(9, 5, 6, 10, 11)
-
-
-def _hour_rule(ts: datetime, tz: ZoneInfo) -> tuple[str, int] | timedelta | None:
-    start = ts.replace(minute=0, second=0, microsecond=0)
-    try:
-        offset = start.astimezone(tz).utcoffset()
-        if offset is None or (start + _HOUR_END).astimezone(tz).utcoffset() != offset:
-            return None
-        first, last = local_day_hour(start, tz), local_day_hour(start + _HOUR_END, tz)
-    except (OverflowError, ValueError):  # the hour reaches past datetime's range: compute each event
-        return None
-    return first if first == last else offset
-
-
-def _local_day_hour(ts: datetime, ts_text: str, tz_name: str, tz: ZoneInfo) -> tuple[str, int]:
-    """``local_day_hour(ts, tz)`` for a UTC ``ts`` rendered as ``ts_text``, without a zone lookup per event."""
-    key = (tz_name, ts_text[:13])
-    if key in _LOCAL:
-        rule = _LOCAL[key]
-    else:
-        if len(_LOCAL) >= _LOCAL_MAX:
-            _LOCAL.clear()
-        rule = _LOCAL[key] = _hour_rule(ts, tz)
-    if rule is None:
-        return local_day_hour(ts, tz)
-    if isinstance(rule, timedelta):
-        local = ts + rule
-        return local.date().isoformat(), local.hour
-    return rule
-
-
-_ROW_MARKS = f"({','.join('?' * (_EVENT_COLUMNS.count(',') + 1))})"
 _ROWS_PER_INSERT = 100
-_INSERTS: dict[int, str] = {}
+_INSERTS: dict[tuple[int, bool], str] = {}
+DayKey = tuple[str, str, str, int, int]  # (location, question, day, scale, value)
+HourKey = tuple[str, str, str, int, int, int]  # (location, question, day, hour, scale, value)
+ReasonKey = tuple[str, str, str, str, str]  # (location, question, day, polarity, reason)
 
 
-def _insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
-    """``executemany(_INSERT_EVENT, rows)`` as one multi-row INSERT per 100 rows, with the same outcome.
+def _insert_sql(rows: int, if_new: bool = False) -> str:
+    """A multi-row INSERT binding the batch's constants once (?1..?4) and each row's values after them.
 
-    executemany steps SQLite once per row, releasing and retaking the GIL each time; while paho's network
-    thread is reading the next messages, each retake waits for it.
+    ``if_new``: a row whose id is stored already is skipped (and not counted in the statement's rowcount).
     """
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
-        sql = _INSERTS.get(len(chunk))
-        if sql is None:
-            sql = _INSERTS[len(chunk)] = (
-                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES {','.join([_ROW_MARKS] * len(chunk))}"
-            )
-        conn.execute(sql, list(chain.from_iterable(chunk)))
+    sql = _INSERTS.get((rows, if_new))
+    if sql is None:
+        row = f"({','.join(f'?{i + 1}' for i in range(len(BATCH_COLUMNS)))},{','.join('?' * len(EVENT_COLUMNS))})"
+        names = ", ".join((*BATCH_COLUMNS, *EVENT_COLUMNS))
+        sql = f"INSERT INTO events ({names}) VALUES {','.join([row] * rows)}"
+        sql = _INSERTS[(rows, if_new)] = sql + (" ON CONFLICT (id) DO NOTHING" if if_new else "")
+    return sql
+
+
+def _insert_events(conn: sqlite3.Connection, batch: BatchRows, if_new: bool = False) -> int:
+    """Insert the batch's events with one multi-row INSERT per 100 rows; return how many were inserted.
+
+    executemany steps SQLite once per row, releasing and retaking the GIL each time (while paho's network
+    thread is reading the next messages, each retake waits for it), and binds the batch's constants again
+    for every row.
+    """
+    values = batch.values()
+    inserted = 0
+    for start in range(0, len(values), _ROWS_PER_INSERT):
+        chunk = values[start : start + _ROWS_PER_INSERT]
+        sql = _insert_sql(len(chunk), if_new)
+        inserted += conn.execute(sql, [*batch.constants(), *chain.from_iterable(chunk)]).rowcount
+    return inserted
+
+
+def _insert_new(conn: sqlite3.Connection, rows: BatchRows) -> bool:
+    """Insert rows that should all be new, and say so; if one was not (a stored id or seq), insert none.
+
+    The unique index on id checks every id anyway: asking it, rather than looking the ids up first, saves
+    a lookup per event in the usual case, a batch that nobody sent before.
+    """
+    conn.execute("SAVEPOINT batch")
+    try:
+        inserted = _insert_events(conn, rows, if_new=True)
+    except sqlite3.IntegrityError:  # a stored (device, seq) under a new id
+        inserted = -1
+    if inserted != len(rows):
+        conn.execute("ROLLBACK TO batch")
+    conn.execute("RELEASE batch")
+    return inserted == len(rows)
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
@@ -95,7 +102,7 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-def _existing_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
+def _existing_ids(conn: sqlite3.Connection, ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
@@ -119,6 +126,87 @@ def _location_zones(conn: sqlite3.Connection, batches: list[IncomingBatch], now:
     return zones
 
 
+def _plain(cols: Columns, taken: set[str], held: Screen, device_id: str) -> bool:
+    """True when none of the batch's ids came earlier in this transaction or is in quarantine, and every
+    timestamp is trusted: the usual batch, checked as a whole in C."""
+    ids = cols[ID]
+    if not ids:
+        return True
+    earliest, latest = held.trusted_span(device_id)
+    return (
+        taken.isdisjoint(ids)
+        and len(set(ids)) == len(ids)
+        and all(cols[CLOCK_OK])
+        and earliest <= min(cols[TS])
+        and max(cols[TS]) <= latest
+    )
+
+
+def _sort_out(
+    b: IncomingBatch, taken: set[str], held: Screen, tz: ZoneInfo, now: str
+) -> tuple[list[Event], list[str], list[str]]:
+    """Event by event: (events to insert, duplicate ids, ids accepted into quarantine). Adds to ``taken``."""
+    fresh: list[Event] = []
+    dupes: list[str] = []
+    accepted: list[str] = []
+    for e in b.events:
+        if e.id in taken:
+            dupes.append(e.id)
+            continue
+        taken.add(e.id)
+        if held.divert(b, e, tz, now):  # kept in quarantine and acked, but never counted on a guessed day
+            accepted.append(e.id)
+            continue
+        fresh.append(e)
+    return fresh, dupes, accepted
+
+
+def _store(
+    conn: sqlite3.Connection, b: IncomingBatch, rows: BatchRows, taken: set[str], letters: list[DeadLetter]
+) -> tuple[BatchRows, list[Rejection]]:
+    """Insert the batch's rows; return those stored and the rejections of events that reused a stored seq."""
+    try:
+        conn.execute("SAVEPOINT batch")
+        _insert_events(conn, rows)
+        conn.execute("RELEASE batch")
+        return rows, []
+    except sqlite3.IntegrityError:
+        # Rare: a new id reusing a (device, seq) already stored. Find which, row by row.
+        conn.execute("ROLLBACK TO batch")
+        conn.execute("RELEASE batch")
+    refused: list[Rejection] = []
+    keep: list[bool] = []
+    for values in rows.values():
+        try:
+            conn.execute(_insert_sql(1), (*rows.constants(), *values))
+            keep.append(True)
+        except sqlite3.IntegrityError:
+            keep.append(False)
+            event_id = str(values[E_ID])
+            error = f"seq {values[E_SEQ]} of device {b.device_id} was already used by another event id"
+            refused.append(Rejection(id=event_id, error=error))
+            taken.discard(event_id)  # never stored, so a later copy is not a duplicate
+            events_topic = topic(b.location_id, b.device_id, "events")
+            row = dict(zip((*BATCH_COLUMNS, *EVENT_COLUMNS), (*rows.constants(), *values), strict=True))
+            letters.append(DeadLetter(events_topic, f"event {event_id}: {error}", repr(row).encode()))
+    return rows.only(keep), refused
+
+
+def _count(rows: BatchRows, days: Counter[DayKey], hours: Counter[HourKey], reasons: Counter[ReasonKey]) -> None:
+    """Add the batch's counted events (misuse is stored, never counted) to the rollups, counted in C."""
+    c = rows.cols
+    counted = list(map(operator.not_, c[E_MISUSE]))
+    by_hour = Counter(compress(zip(c[E_QUESTION], c[E_DAY], c[E_HOUR], c[E_SCALE], c[E_VALUE], strict=True), counted))
+    loc = rows.location_id
+    for (question, day, hour, scale, value), n in by_hour.items():
+        hours[(loc, question, day, hour, scale, value)] += n
+        days[(loc, question, day, scale, value)] += n
+    given = compress(zip(c[E_QUESTION], c[E_DAY], c[E_SCALE], c[E_VALUE], c[E_REASON], strict=True), counted)
+    for question, day, scale, value, reason in given:
+        if reason and reason.strip():  # the follow-up reason, if the shopper gave one
+            reasons[(loc, question, day, polarity(value, scale), reason)] += 1
+
+
 def ingest_transaction(
     conn: sqlite3.Connection,
     batches: list[IncomingBatch],
@@ -129,69 +217,32 @@ def ingest_transaction(
     """Run inside an open write transaction; the caller commits, then publishes the acks."""
     now = format_ts(received_at)
     zones = _location_zones(conn, batches, now) if batches else {}
-    existing = _existing_ids(conn, [e.id for b in batches for e in b.events])
     held = Screen.load(conn, batches, received_at)  # untrusted timestamps: stored apart, never counted
-    seen: set[str] = set()
-    day_counts: Counter[tuple[str, str, str, int, int]] = Counter()
-    hour_counts: Counter[tuple[str, str, str, int, int, int]] = Counter()
-    reason_counts: Counter[tuple[str, str, str, str, str]] = Counter()  # (location, question, day, polarity, reason)
+    taken = set(held.known)  # ids stored before (found when needed), in quarantine, or earlier in this transaction
+    day_counts: Counter[DayKey] = Counter()
+    hour_counts: Counter[HourKey] = Counter()
+    reason_counts: Counter[ReasonKey] = Counter()
     acks: list[Ack] = []
     letters = list(dead_letters)
     inserted = duplicates = rejected = 0
     for b in batches:
         tz = zone(zones.get(b.location_id, "UTC")) or zone("UTC")
         assert tz is not None
-        accepted: list[str] = []
+        cols = columns(b.events)
         dupes: list[str] = []
-        refused = list(b.rejected)
-        rows = []
-        for e in b.events:
-            if e.id in existing or e.id in seen or e.id in held.known:
-                dupes.append(e.id)
-                continue
-            seen.add(e.id)
-            if held.divert(b, e, tz, now):  # kept in quarantine and acked, but never counted on a guessed day
-                accepted.append(e.id)
-                continue
-            ts = format_ts(e.ts)
-            day, hour = _local_day_hour(e.ts, ts, tz.key, tz)
-            rows.append(
-                (
-                    e.id, b.device_id, b.location_id, e.seq, ts, day, hour, e.tz, int(e.clock_ok),
-                    e.question_id, e.scale, e.value, e.reason, e.source, int(e.misuse), e.survey_version,
-                    e.boot_id, e.mono_ms, b.batch_id, now,
-                )
-            )  # fmt: skip
-        try:
-            conn.execute("SAVEPOINT batch")
-            _insert_events(conn, rows)
-            conn.execute("RELEASE batch")
-            good = rows
-        except sqlite3.IntegrityError:
-            # Rare: a new id reusing a (device, seq) already stored. Find which, row by row.
-            conn.execute("ROLLBACK TO batch")
-            conn.execute("RELEASE batch")
-            good = []
-            for row in rows:
-                try:
-                    conn.execute(_INSERT_EVENT, row)
-                    good.append(row)
-                except sqlite3.IntegrityError:
-                    error = f"seq {row[3]} of device {b.device_id} was already used by another event id"
-                    refused.append(Rejection(id=str(row[0]), error=error))
-                    seen.discard(str(row[0]))  # never stored, so a later copy is not a duplicate
-                    events_topic = topic(b.location_id, b.device_id, "events")
-                    letters.append(DeadLetter(events_topic, f"event {row[0]}: {error}", repr(row).encode()))
-        accepted.extend(map(_ID, good))
-        counted = list(filterfalse(_MISUSE, good))  # misuse answers are stored but never counted
-        for key, n in Counter(map(_DAY_KEY, counted)).items():  # counted per batch in C, then per location
-            day_counts[(b.location_id, *key)] += n
-        for key, n in Counter(map(_HOUR_KEY, counted)).items():
-            hour_counts[(b.location_id, *key)] += n
-        for row in filter(_REASON, counted):  # the follow-up reason, if the shopper gave one
-            if str(row[12]).strip():
-                mood = polarity(int(row[11]), int(row[10]))
-                reason_counts[(b.location_id, str(row[9]), str(row[5]), mood, str(row[12]))] += 1
+        accepted: list[str] = []
+        refused: list[Rejection] = []
+        plain = _plain(cols, taken, held, b.device_id)  # the rows of untrusted timestamps are never built
+        good = batch_rows(b.device_id, b.location_id, b.batch_id, cols, tz, now) if plain else None
+        if good is not None and _insert_new(conn, good):
+            taken.update(good.ids)
+        else:  # duplicates, quarantine or a reused seq: event by event, as they come
+            taken.update(_existing_ids(conn, cols[ID]))
+            fresh, dupes, accepted = _sort_out(b, taken, held, tz, now)
+            rows = batch_rows(b.device_id, b.location_id, b.batch_id, columns(fresh), tz, now)
+            good, refused = _store(conn, b, rows, taken, letters)
+        accepted.extend(good.ids)
+        _count(good, day_counts, hour_counts, reason_counts)
         conn.execute(
             """INSERT INTO devices (device_id, location_id, first_seen, last_seen, last_batch_id, last_batch_at,
                                    events_received)
@@ -202,6 +253,7 @@ def ingest_transaction(
                  events_received = events_received + excluded.events_received""",
             (b.device_id, b.location_id, now, now, b.batch_id, now, len(good)),
         )
+        refused = [*b.rejected, *refused]
         inserted += len(good)
         duplicates += len(dupes)
         rejected += len(refused)

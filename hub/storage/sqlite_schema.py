@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite_utils
+import sqlite3
 
 from edge_agent.migrate import Migration
 
 
-def _v1(db: sqlite_utils.Database) -> None:
+def _v1(db: sqlite3.Connection) -> None:
     statements = [
         """CREATE TABLE locations (
             location_id TEXT PRIMARY KEY,
@@ -90,7 +90,7 @@ def _v1(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
-def _v2(db: sqlite_utils.Database) -> None:
+def _v2(db: sqlite3.Connection) -> None:
     """HQ features: locations with regions and hours, reasons, surveys, alerts, dashboard sessions."""
     statements = [
         # region is a '/'-separated path such as 'nordics/helsinki'; opening_hours is JSON
@@ -146,7 +146,7 @@ def _v2(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
-def _v3(db: sqlite_utils.Database) -> None:
+def _v3(db: sqlite3.Connection) -> None:
     """Device registry: broker accounts of provisioned devices and the hub, and provisioning defaults."""
     statements = [
         # One row per broker login. password_hash is Mosquitto's PBKDF2-SHA512 ($7$) hash, never the
@@ -168,7 +168,7 @@ def _v3(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
-def _v4(db: sqlite_utils.Database) -> None:
+def _v4(db: sqlite3.Connection) -> None:
     """Quarantine: events whose timestamp the hub cannot trust, stored but never counted (hub/quarantine.py)."""
     statements = [
         # The same columns as events, plus why. claimed_day/claimed_hour are the local day and hour the
@@ -205,7 +205,7 @@ def _v4(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
-def _v5(db: sqlite_utils.Database) -> None:
+def _v5(db: sqlite3.Connection) -> None:
     # The device's status `held`: taps it holds back for a trusted clock (edge_agent/redate.py).
     db.execute("ALTER TABLE devices ADD COLUMN held INTEGER")
 

@@ -11,6 +11,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
+import msgspec
+
 from edge_agent.protocol import format_ts
 from edge_agent.survey import Survey
 from hub.storage.base_surveys import Assignment, DeviceTarget, PublishedConfig, SurveyVersion, TargetKind
@@ -38,7 +40,7 @@ class SqliteSurveys:
         with self._write() as conn:
             row = conn.execute("SELECT MAX(version) FROM surveys WHERE survey_id = ?", (survey_id,)).fetchone()
             version = int(row[0] or 0) + 1
-            body = survey.model_copy(update={"version": version}).model_dump_json()
+            body = msgspec.structs.replace(survey, version=version).to_json()
             conn.execute(
                 f"INSERT INTO surveys ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
                 (survey_id, version, body, created, created_by),

@@ -7,7 +7,7 @@ import threading
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.protocol import Ack, subscription
+from edge_agent.protocol import Ack, decode, subscription
 from hub.broker import MosquittoBroker
 
 
@@ -24,7 +24,7 @@ class Publisher:
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         with self._lock:
-            self.acks.append(Ack.model_validate_json(message.payload))
+            self.acks.append(decode(message.payload, Ack))
 
     def publish(self, topic_name: str, payload: bytes) -> None:
         self.client.publish(topic_name, payload, qos=1).wait_for_publish(10)

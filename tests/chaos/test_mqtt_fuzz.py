@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 
 from edge_agent.protocol import Ack, format_ts
 from hub.broker import MosquittoBroker
-from hub.ingest import classify
+from hub.classify import classify
 from hub.storage.base import IncomingBatch, IngestResult, StatusUpdate
 from hub.storage.sqlite import SqliteStorage
 from tests.chaos.fuzz_cases import Case, Valid, generated_cases, nasty

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from edge_agent.protocol import Event
 from hub.quarantine import FUTURE_TOLERANCE, verdict
@@ -94,7 +95,7 @@ def test_a_quarantined_event_sent_again_is_a_duplicate_even_once_plausible(stora
 def test_a_counted_event_sent_again_with_a_bad_clock_stays_counted_once(storage: SqliteStorage) -> None:
     good = ev(1)
     storage.ingest([batch([good])], [], [], RECEIVED)
-    again = good.model_copy(update={"clock_ok": False})
+    again = replace(good, clock_ok=False)
     [ack] = storage.ingest([batch([again, again], "b-2")], [], [], RECEIVED).acks
     assert ack.duplicates == [good.id, good.id]
     assert storage.quarantine_summary()["total"] == 0

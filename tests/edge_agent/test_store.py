@@ -14,13 +14,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlite_utils
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge_agent import clock
 from edge_agent.migrate import Migration, SchemaTooNewError, current_version, migrate
-from edge_agent.protocol import Event, format_ts
+from edge_agent.protocol import Event, convert, format_ts
 from edge_agent.store import MIGRATIONS, PENDING, REJECTED, SYNCED, DeviceStore, StoreError, SyncCounts
 
 HELSINKI = "Europe/Helsinki"
@@ -240,7 +239,7 @@ def test_pending_after_returns_protocol_events_in_seq_order(store: DeviceStore) 
     pending = store.pending_after(0, 100)
     assert [p["id"] for p in pending] == [e.id for e in events]
     # the dicts are valid wire events, equal to what record() returned
-    assert [Event.model_validate(p) for p in pending] == events
+    assert [convert(p, Event) for p in pending] == events
     assert pending[0]["ts"] == "2026-11-22T12:00:00.000Z"
     assert pending[0]["clock_ok"] is True
     assert [p["id"] for p in store.pending_after(events[2].seq, 2)] == [events[3].id, events[4].id]
@@ -350,10 +349,9 @@ def test_reopening_is_a_no_op_migration(db_path: Path) -> None:
     assert raw(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
     conn = sqlite3.connect(str(db_path))
     try:
-        db = sqlite_utils.Database(conn)
-        assert current_version(db) == len(MIGRATIONS) == 2  # 2: re-dating (redated flag)
-        assert migrate(db, MIGRATIONS, "device store") == []
-        assert set(db.table_names()) >= {"events", "daily_counts", "meta"}
+        assert current_version(conn) == len(MIGRATIONS) == 2  # 2: re-dating (redated flag)
+        assert migrate(conn, MIGRATIONS, "device store") == []
+        assert set(table_names(conn)) >= {"events", "daily_counts", "meta"}
     finally:
         conn.close()
     with DeviceStore(db_path) as store:  # and a second open keeps the data
@@ -371,9 +369,13 @@ def test_a_newer_schema_is_refused(db_path: Path) -> None:
         DeviceStore(db_path)
 
 
+def table_names(db: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+
+
 def _steps(*versions: int) -> list[Migration]:
     def make(v: int) -> Migration:
-        def apply(db: sqlite_utils.Database) -> None:
+        def apply(db: sqlite3.Connection) -> None:
             db.execute(f"CREATE TABLE t{v} (x INTEGER)")
 
         return Migration(v, f"t{v}", apply)
@@ -382,33 +384,33 @@ def _steps(*versions: int) -> list[Migration]:
 
 
 def test_migrate_applies_steps_in_order_once(tmp_path: Path) -> None:
-    db = sqlite_utils.Database(tmp_path / "m.sqlite")
+    db = sqlite3.connect(tmp_path / "m.sqlite")
     assert migrate(db, _steps(1, 2), "test") == [1, 2]
     assert current_version(db) == 2
     assert migrate(db, _steps(1, 2), "test") == []
     assert migrate(db, _steps(1, 2, 3), "test") == [3]
-    assert {"t1", "t2", "t3"} <= set(db.table_names())
+    assert {"t1", "t2", "t3"} <= set(table_names(db))
     with pytest.raises(SchemaTooNewError):
         migrate(db, _steps(1, 2), "test")
 
 
 def test_a_failing_migration_is_rolled_back(tmp_path: Path) -> None:
-    db = sqlite_utils.Database(tmp_path / "m.sqlite")
+    db = sqlite3.connect(tmp_path / "m.sqlite")
     migrate(db, _steps(1), "test")
 
-    def broken(d: sqlite_utils.Database) -> None:
+    def broken(d: sqlite3.Connection) -> None:
         d.execute("CREATE TABLE half (x INTEGER)")
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
         migrate(db, [*_steps(1), Migration(2, "broken", broken)], "test")
     assert current_version(db) == 1
-    assert "half" not in db.table_names()
+    assert "half" not in table_names(db)
 
 
 @pytest.mark.parametrize("versions", [(2,), (1, 1), (2, 1), (0, 1), (1, 3, 2)])
 def test_bad_migration_numbering_is_refused(tmp_path: Path, versions: tuple[int, ...]) -> None:
-    db = sqlite_utils.Database(tmp_path / "m.sqlite")
+    db = sqlite3.connect(tmp_path / "m.sqlite")
     with pytest.raises(ValueError, match="must be numbered 1, 2, 3"):
         migrate(db, _steps(*versions), "test")
     assert current_version(db) == 0
@@ -416,7 +418,7 @@ def test_bad_migration_numbering_is_refused(tmp_path: Path, versions: tuple[int,
 
 @pytest.mark.parametrize("versions", [(1, 3), ()])
 def test_gapped_or_empty_migration_numbering_is_refused(tmp_path: Path, versions: tuple[int, ...]) -> None:
-    db = sqlite_utils.Database(tmp_path / "m.sqlite")
+    db = sqlite3.connect(tmp_path / "m.sqlite")
     with pytest.raises(ValueError, match="must be numbered 1, 2, 3"):
         migrate(db, _steps(*versions), "test")
 

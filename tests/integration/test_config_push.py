@@ -12,7 +12,7 @@ import pytest
 from edge_agent.config import load_config
 from edge_agent.recorder import Recorder
 from edge_agent.store import DeviceStore
-from edge_agent.survey import Survey
+from edge_agent.survey import Survey, parse_survey
 from tests.conftest import AgentFactory
 from tests.support import Hub, wait_until
 
@@ -43,7 +43,7 @@ def pushed(config_path: Path) -> Survey | str | None:
         conn.close()
     if row is None or not row[0]:
         return None if row is None else ""
-    return Survey.model_validate_json(row[0])
+    return parse_survey(row[0])
 
 
 def pushed_version(config_path: Path) -> int | None:

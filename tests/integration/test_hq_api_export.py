@@ -31,7 +31,7 @@ def fill(db: Path) -> None:
             batches = []
             for b in range(first, first + 20 * PER_BATCH, PER_BATCH):
                 events = [
-                    Event.model_construct(
+                    Event(
                         id=f"0190a5e4-7c1d-7abc-8def-{i:012x}",
                         seq=i,
                         ts=START + timedelta(seconds=7 * i),

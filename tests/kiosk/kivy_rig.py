@@ -44,7 +44,7 @@ class FakeClock:
 
 def survey_data(**changes: Any) -> dict[str, Any]:
     """The bundled survey as JSON-ready data, with top-level fields replaced."""
-    data: dict[str, Any] = default_survey().model_dump(mode="json")
+    data: dict[str, Any] = default_survey().to_dict()
     data.update(changes)
     return data
 

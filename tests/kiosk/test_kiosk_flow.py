@@ -14,7 +14,7 @@ from kivy.metrics import mm
 
 from edge_agent.config_push import encode_config, store_pushed_config
 from edge_agent.store import DeviceStore
-from edge_agent.survey import Survey
+from edge_agent.survey import to_survey
 from kiosk.ui import root as kiosk_root
 from tests.kiosk.kivy_rig import KioskCase, survey_data, write_survey
 
@@ -192,7 +192,7 @@ class ShopperFlowTest(KioskCase):
         data["question"] = {**data["question"], "id": "checkout"}
         data["question"]["text"] = {**data["question"]["text"], "en": "How was the checkout today?"}
         with DeviceStore(self.db_path) as agent_store:
-            assert store_pushed_config(agent_store, encode_config("checkout", Survey.model_validate(data)))
+            assert store_pushed_config(agent_store, encode_config("checkout", to_survey(data)))
 
         root = self.start(self.make_config())
         assert root.question.question_label.text == "How was the checkout today?"

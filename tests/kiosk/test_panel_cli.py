@@ -96,7 +96,7 @@ def test_serve_picks_up_a_pushed_survey_and_stops_on_request(
             version=9, languages=["en"], question=Question(id="exit-door", scale=5, text={"en": "How was it?"})
         )
         with DeviceStore(config.store.path, config.timezone) as agent:
-            agent.set_meta(PUSHED_SURVEY_KEY, pushed.model_dump_json())
+            agent.set_meta(PUSHED_SURVEY_KEY, pushed.to_json())
             deadline = time.monotonic() + 5
             while station.survey.current() != pushed and time.monotonic() < deadline:
                 time.sleep(0.01)
@@ -193,7 +193,8 @@ def kivy_free_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A site directory holding only the panel's dependency closure (symlinks into the venv)."""
     base = [r.split(";")[0] for r in md.requires("touchpoint") or [] if "extra ==" not in r]
     dists = _dist_closure([re.split(r"[<>=!~ \[]", r, maxsplit=1)[0] for r in base] + ["gpiozero"])
-    assert "gpiozero" in dists and "pydantic" in dists
+    assert "gpiozero" in dists and "msgspec" in dists
+    assert "pydantic" not in dists  # the device needs no pydantic
     assert "kivy" not in dists
     site = tmp_path_factory.mktemp("kivy-free-site")
     for dist in dists.values():
@@ -229,7 +230,7 @@ def console_script() -> Path:
 
 def test_kivy_really_is_missing_from_that_environment(kivy_free_path: Path) -> None:
     probe = subprocess.run(
-        [sys.executable, "-S", "-c", "import gpiozero, pydantic, kiosk.panel_cli; import kivy"],
+        [sys.executable, "-S", "-c", "import gpiozero, msgspec, kiosk.panel_cli; import kivy"],
         env=kivy_free_env(kivy_free_path),
         capture_output=True,
         text=True,

@@ -36,7 +36,7 @@ class SurveyFile:
         os.utime(self.path, ns=(self._mtime_ns, self._mtime_ns))
 
     def put(self, survey: Survey) -> None:
-        self.write(survey.model_dump_json())
+        self.write(survey.to_json())
 
 
 @pytest.fixture
@@ -88,11 +88,11 @@ def test_the_file_is_used_and_reloaded_only_when_it_changes(tmp_path: Path, stor
 
 def test_an_atomic_replace_with_the_same_size_and_mtime_is_noticed(tmp_path: Path, store: DeviceStore) -> None:
     path = tmp_path / "survey.json"
-    path.write_text(make_survey("aaaa", 1).model_dump_json())
+    path.write_text(make_survey("aaaa", 1).to_json())
     source = SurveySource(config(tmp_path, path), store)
     old = path.stat()
     new = tmp_path / "survey.json.tmp"
-    new.write_text(make_survey("bbbb", 1).model_dump_json())
+    new.write_text(make_survey("bbbb", 1).to_json())
     os.utime(new, ns=(old.st_atime_ns, old.st_mtime_ns))
     assert new.stat().st_size == old.st_size
     new.replace(path)
@@ -144,7 +144,7 @@ def test_a_pushed_survey_wins_over_the_file_and_withdrawing_it_falls_back(tmp_pa
     source = SurveySource(config(tmp_path, f.path), store)
     # The agent runs in another process with its own connection.
     with DeviceStore(store.path) as agent:
-        agent.set_meta(PUSHED_SURVEY_KEY, make_survey("from-hub", 7).model_dump_json())
+        agent.set_meta(PUSHED_SURVEY_KEY, make_survey("from-hub", 7).to_json())
         assert source.refresh() is True
         assert source.current() == make_survey("from-hub", 7)
         assert "the hub (pushed)" in source.describe()
@@ -157,7 +157,7 @@ def test_a_pushed_survey_wins_over_the_file_and_withdrawing_it_falls_back(tmp_pa
 
 
 def test_a_pushed_survey_wins_over_the_bundled_one(tmp_path: Path, store: DeviceStore) -> None:
-    store.set_meta(PUSHED_SURVEY_KEY, make_survey("from-hub", 3, scale=5).model_dump_json())
+    store.set_meta(PUSHED_SURVEY_KEY, make_survey("from-hub", 3, scale=5).to_json())
     source = SurveySource(config(tmp_path), store)
     assert source.current() == make_survey("from-hub", 3, scale=5)
 
@@ -173,7 +173,7 @@ def test_a_pushed_survey_wins_over_the_bundled_one(tmp_path: Path, store: Device
 def test_a_bad_pushed_survey_keeps_the_previous_one_and_names_the_problem(
     tmp_path: Path, store: DeviceStore, caplog: pytest.LogCaptureFixture, payload: str, named: str
 ) -> None:
-    store.set_meta(PUSHED_SURVEY_KEY, make_survey("good", 1).model_dump_json())
+    store.set_meta(PUSHED_SURVEY_KEY, make_survey("good", 1).to_json())
     source = SurveySource(config(tmp_path), store)
     caplog.set_level(logging.INFO, LOGGER)
     store.set_meta(PUSHED_SURVEY_KEY, payload)
@@ -183,7 +183,7 @@ def test_a_bad_pushed_survey_keeps_the_previous_one_and_names_the_problem(
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1
     assert PUSHED_SURVEY_KEY in errors[0] and named in errors[0]
-    store.set_meta(PUSHED_SURVEY_KEY, make_survey("good", 2).model_dump_json())
+    store.set_meta(PUSHED_SURVEY_KEY, make_survey("good", 2).to_json())
     assert source.refresh() is True
     assert source.current().version == 2
 

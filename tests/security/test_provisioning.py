@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import sqlite3
 import stat
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 
 from edge_agent.config import load_config
 from edge_agent.migrate import current_version, migrate
@@ -126,12 +126,12 @@ def test_only_hashes_are_stored(storage: SqliteStorage) -> None:
 
 def test_migration_3_upgrades_an_existing_hub_database(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
-    db = sqlite_utils.Database(path)
+    db = sqlite3.connect(path)
     migrate(db, MIGRATIONS[:2], "hub")
-    db.conn.close()
+    db.close()
     storage = SqliteStorage(path)
     try:
-        assert current_version(sqlite_utils.Database(storage._writer)) == len(MIGRATIONS)  # 3 and later
+        assert current_version(storage._writer) == len(MIGRATIONS)  # 3 and later
         assert storage.accounts() == [] and storage.registry_setting("broker_url") is None
     finally:
         storage.close()

@@ -4,13 +4,15 @@
 path: ``json.loads`` and ``executemany`` into a plain table (no validation, no indexes, no rollups),
 committed per group of received messages with the hub's durability (WAL, synchronous=FULL).
 Prints ``ready`` once subscribed, then one JSON line: monotonic times of the first message and of the
-moment all ``--expect`` messages were received (count) or committed (sqlite).
+moment all ``--expect`` messages were received (count) or committed (sqlite), and the process's CPU
+seconds (user + system, every thread) from ``ready`` to that moment.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import sqlite3
 import sys
@@ -24,6 +26,12 @@ COLUMNS = (
     "id", "seq", "ts", "tz", "clock_ok", "question_id", "scale", "value", "reason", "source", "misuse",
     "survey_version", "boot_id", "mono_ms",
 )  # fmt: skip
+
+
+def cpu_s() -> float:
+    """User + system CPU seconds of this whole process (paho's thread included)."""
+    t = os.times()
+    return t.user + t.system
 
 
 def sqlite_worker(
@@ -50,6 +58,7 @@ def sqlite_worker(
         conn.execute("COMMIT")
         got += len(group)
     out["done"] = time.monotonic()
+    out["cpu_end"] = cpu_s()
     done.set()
 
 
@@ -77,6 +86,7 @@ def main() -> int:
             inbox.put(message.payload)
         elif received == args.expect:
             out["done"] = time.monotonic()
+            out["cpu_end"] = cpu_s()
             done.set()
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-raw-{args.mode}", protocol=mqtt.MQTTv5)
@@ -91,6 +101,7 @@ def main() -> int:
     if not subscribed.wait(20):
         print("not subscribed", file=sys.stderr)
         return 1
+    out["cpu_start"] = cpu_s()
     print("ready", flush=True)
     done.wait()
     print(json.dumps({**out, "messages": received}), flush=True)

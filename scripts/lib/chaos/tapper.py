@@ -21,6 +21,8 @@ import threading
 import time
 from pathlib import Path
 
+from msgspec.structs import replace
+
 from edge_agent.config import load_config
 from edge_agent.recorder import Recorder
 from edge_agent.store import DeviceStore, StoreError
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     config = load_config(args.config)
     # A short response interval, so that some quick repeats are misuse and most taps count.
-    survey = default_survey().model_copy(update={"response_interval_s": 0.05, "idle_timeout_s": 3.0})
+    survey = replace(default_survey(), response_interval_s=0.05, idle_timeout_s=3.0)
     rng = random.Random(args.seed * 1_000_003 + os.getpid())
     offset = float(os.environ.get("TOUCHPOINT_CLOCK_OFFSET_S") or 0)
     with DeviceStore.for_device(config) as store, args.log.open("a") as log:
