@@ -32,7 +32,6 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from edge_agent.config import DeviceConfig
 from edge_agent.pin import PinGuard
 from edge_agent.recorder import Tap
-from edge_agent.report import manager_summary
 from edge_agent.store import StoreError
 from edge_agent.survey import Survey
 from kiosk.services import KioskServices, PanelHooks, open_services
@@ -40,21 +39,17 @@ from kiosk.ui import theme
 from kiosk.ui.flow import FollowUpScreen, MessageScreen, ThankYouScreen
 from kiosk.ui.gesture import CornerHold
 from kiosk.ui.manager import ManagerScreen
+from kiosk.ui.manager_access import MANAGER, NO_MANAGER, PIN, ManagerAccess
 from kiosk.ui.pinpad import PinScreen
 from kiosk.ui.question import QuestionScreen
 
 log = logging.getLogger("touchpoint.kiosk")
 
-QUESTION, FOLLOW_UP, THANK_YOU, PIN, MANAGER, ERROR, NO_MANAGER = (
-    "question", "follow_up", "thank_you", "pin", "manager", "error", "no_manager",
-)  # fmt: skip
+QUESTION, FOLLOW_UP, THANK_YOU, ERROR = "question", "follow_up", "thank_you", "error"
 SHOPPER_SCREENS = (QUESTION, FOLLOW_UP, THANK_YOU, ERROR)
 HOLD_S = 3.0  # manager gesture: seconds held in the corner
 FEEDBACK_S = 0.25  # the chosen face stays enlarged this long before the next screen
 ERROR_SHOW_S = 8.0  # a failed save is explained this long, then the question comes back for a retry
-PIN_IDLE_S = 30.0
-MANAGER_IDLE_S = 120.0
-MANAGER_REFRESH_S = 10.0
 
 
 @dataclass
@@ -64,7 +59,7 @@ class _Timer:
     rearm_s: float | None  # a touch anywhere restarts it (someone is still there)
 
 
-class KioskRoot(FloatLayout):  # type: ignore[misc]
+class KioskRoot(ManagerAccess, FloatLayout):  # type: ignore[misc]
     """Everything on the screen; :meth:`shutdown` stops its clock and closes the store."""
 
     def __init__(
@@ -348,77 +343,3 @@ class KioskRoot(FloatLayout):  # type: ignore[misc]
     def _panel_error(self, exc: Exception, _dt: float = 0.0) -> None:
         if self.sm.current in SHOPPER_SCREENS:
             self.show_save_failed(str(exc))
-
-    # --- manager -----------------------------------------------------------
-
-    def open_manager_access(self, via: str) -> None:
-        """The hidden gesture (or the panel's button combination) was made: PIN pad, or why not."""
-        self.busy = False
-        self.current_tap = None
-        if self.config.kiosk.manager_pin_hash is None:
-            log.warning("manager access requested (%s) but kiosk.manager_pin_hash is not set", via)
-            self.no_manager.show(
-                "Manager access is disabled",
-                "Set kiosk.manager_pin_hash in device.toml to enable it.\n"
-                "Make it with: touchpoint-agent pin-hash (the PIN itself is never stored).",
-            )
-            self.sm.current = NO_MANAGER
-            self._set_timer(PIN_IDLE_S, self.show_question)
-            return
-        log.info("manager PIN pad opened (%s)", via)
-        self.pin.reset()
-        self.sm.current = PIN
-        self._show_lock()
-        self._set_timer(PIN_IDLE_S, self.show_question, rearm=True)
-
-    def _show_lock(self) -> None:
-        left = self.guard.locked_for(self.now())
-        if left > 0:
-            self.pin.set_status(f"Too many wrong PINs. Try again in {left:.0f} s.")
-        elif self.pin.status.text.startswith("Too many"):
-            self.pin.set_status("")
-
-    def submit_pin(self, pin: str) -> None:
-        now = self.now()
-        if self.guard.locked_for(now) > 0:
-            log.warning("manager PIN entered during lock-out; ignored")
-            self._show_lock()
-            return
-        if self.guard.attempt(pin, now):
-            log.info("manager PIN accepted: manager view opened")
-            self.pin.reset()
-            self._render_manager()
-            self.sm.current = MANAGER
-            self._set_timer(MANAGER_IDLE_S, self.show_question, rearm=True)
-            return
-        log.warning("wrong manager PIN (%d failed in a row)", self.guard.failures)
-        self.pin.set_status("Wrong PIN")
-        self._show_lock()
-
-    def _render_manager(self) -> None:
-        self._next_manager_refresh = self.now() + MANAGER_REFRESH_S
-        if self.services is None:
-            self.manager.show_unavailable(f"Store unavailable: {self.store_error}")
-            return
-        store = self.services.store
-        try:
-            # Our own connection: the store's belongs to the Recorder, which a panel thread may be using.
-            with store.reopen() as reader:
-                summary = manager_summary(reader)
-        except (StoreError, sqlite3.Error) as exc:
-            log.error("cannot read today's figures: %s", exc)
-            self.manager.show_unavailable(f"Cannot read the store: {exc}")
-            return
-        names: dict[str, str] = {}
-        qid = None
-        if self.survey is not None:
-            qid = self.survey.question.id
-            if self.survey.question.follow_up is not None:
-                names = {r.id: self.survey.text(r.text, "en") for r in self.survey.question.follow_up.reasons}
-        self.manager.show(summary, qid, names)
-
-    def exit_kiosk(self) -> None:
-        log.warning("manager chose Exit kiosk")
-        self.exit_requested = True
-        if self._on_exit is not None:
-            self._on_exit()

@@ -10,6 +10,7 @@ from kivy.tests.common import UnitTestTouch
 from edge_agent.pin import hash_pin
 from edge_agent.report import format_report, manager_summary
 from edge_agent.store import DeviceStore
+from kiosk.ui import manager_access
 from kiosk.ui import root as kiosk_root
 from tests.kiosk.kivy_rig import KioskCase
 
@@ -106,7 +107,7 @@ class ManagerTest(KioskCase):
         root = self.start(self.make_config(manager_pin_hash=PIN_HASH))
         self.hold_corner(root, kiosk_root.HOLD_S + 0.1)
         self.tap(root.pin.keys["2"])
-        self.later(kiosk_root.PIN_IDLE_S - 1)
+        self.later(manager_access.PIN_IDLE_S - 1)
         assert root.sm.current == "pin"
         self.later(1.1)
         assert root.sm.current == "question"
