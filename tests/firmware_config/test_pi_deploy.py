@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -156,16 +157,20 @@ def test_setup_script_stages_a_panel_and_refuses_bad_input(tmp_path: Path) -> No
     assert "usage: setup-pi.sh" in run_setup("--help").stdout
 
 
-def test_health_check_reports_each_check(tmp_path: Path) -> None:
-    bundle = make_bundle(tmp_path)
-    config = bundle / "device.toml"
+def health_check_setup(tmp_path: Path, base_env: Mapping[str, str]) -> tuple[Path, dict[str, str]]:
+    """A bundle's device.toml with its store under ``tmp_path``, and healthcheck.sh's environment for it."""
+    config = make_bundle(tmp_path) / "device.toml"
     config.write_text(config.read_text().replace("/var/lib/touchpoint/device.sqlite", str(tmp_path / "d.sqlite")))
-    env = {
-        **os.environ,
+    return config, {
+        **base_env,
         "TOUCHPOINT_CONFIG": str(config),
         "TOUCHPOINT_PREFIX": str(Path(sys.executable).parent.parent),
         "TOUCHPOINT_STATE": str(tmp_path),
     }
+
+
+def test_health_check_reports_each_check(tmp_path: Path) -> None:
+    config, env = health_check_setup(tmp_path, os.environ)
     script = str(FIRMWARE / "pi" / "healthcheck.sh")
     ok = subprocess.run(["bash", script], capture_output=True, text=True, env=env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -180,15 +185,7 @@ def test_health_check_reports_each_check(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("unsynchronised_clock")
 def test_health_check_passes_but_shows_the_clock_warning(tmp_path: Path) -> None:
-    bundle = make_bundle(tmp_path)
-    config = bundle / "device.toml"
-    config.write_text(config.read_text().replace("/var/lib/touchpoint/device.sqlite", str(tmp_path / "d.sqlite")))
-    env = {
-        **REAL_CLOCK_ENV,
-        "TOUCHPOINT_CONFIG": str(config),
-        "TOUCHPOINT_PREFIX": str(Path(sys.executable).parent.parent),
-        "TOUCHPOINT_STATE": str(tmp_path),
-    }
+    _config, env = health_check_setup(tmp_path, REAL_CLOCK_ENV)
     done = subprocess.run(["bash", str(FIRMWARE / "pi" / "healthcheck.sh")], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stdout + done.stderr  # taps are still recorded: a warning, not a failure
     lines = done.stdout.splitlines()
