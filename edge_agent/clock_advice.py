@@ -40,6 +40,17 @@ def _cause_and_fix(verdict: ClockVerdict) -> tuple[str, str, str]:
     return "the kernel reports the clock as not synchronised (no NTP)", "it is", f"{_TIME_SYNC}, or {_TRUST_RTC}"
 
 
+def clock_state(verdict: ClockVerdict) -> str:
+    """A few words for the report's and the manager view's sync line: ok, or why the clock is not trusted."""
+    if verdict.ok:
+        return "ok"
+    if verdict.why == "implausible":
+        return f"WRONG (before {EARLIEST_PLAUSIBLE:%Y})"
+    if verdict.why == "forced":
+        return "NOT TRUSTED (TOUCHPOINT_CLOCK_OK=0)"
+    return "NOT SYNCHRONISED"
+
+
 def check_warning(verdict: ClockVerdict) -> str | None:
     """The ``check`` warning when taps would be held, with the fix; None when the clock is trusted."""
     if verdict.ok:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from edge_agent.clock_advice import clock_state
 from edge_agent.scores import score
 from edge_agent.store import DeviceStore
 
@@ -23,6 +24,7 @@ def manager_summary(store: DeviceStore, day: str | None = None) -> dict[str, Any
     yesterday = (d - timedelta(days=1)).isoformat()
     week_start = (d - timedelta(days=6)).isoformat()
     today_counts = store.day_counts(day)
+    verdict = store.clock_verdict()
     hours: dict[str, list[dict[str, Any]]] = {}
     for qid, scale in today_counts:
         per_hour = store.hour_counts(day, qid)
@@ -44,7 +46,8 @@ def manager_summary(store: DeviceStore, day: str | None = None) -> dict[str, Any
             "synced": sync.synced,
             "rejected": sync.rejected,
             "last_sync": store.last_sync(),
-            "clock_ok": store.clock_verdict().ok,
+            "clock_ok": verdict.ok,
+            "clock": clock_state(verdict),
         },
     }
 
@@ -93,6 +96,6 @@ def format_report(report: dict[str, Any], device_id: str, location_id: str) -> s
     lines.append(
         f"  sync: {'connected' if s['connected'] else 'not connected'}, backlog {s['backlog']}, "
         f"synced {s['synced']}, rejected {s['rejected']}, last sync {s['last_sync'] or 'never'}, "
-        f"clock {'ok' if s['clock_ok'] else 'NOT SYNCHRONISED'}"
+        f"clock {s['clock']}"
     )
     return "\n".join(lines)

@@ -94,5 +94,5 @@ def sync_line(summary: dict[str, Any]) -> str:
     s = summary["sync"]
     return (
         f"Sync: {'connected' if s['connected'] else 'NOT connected'}, backlog {s['backlog']}, "
-        f"last sync {s['last_sync'] or 'never'}, clock {'ok' if s['clock_ok'] else 'NOT synchronised'}"
+        f"last sync {s['last_sync'] or 'never'}, clock {s['clock']}"
     )

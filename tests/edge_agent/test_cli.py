@@ -123,6 +123,7 @@ def test_report_json_counts_match_taps(capsys: pytest.CaptureFixture[str], confi
         "rejected": 0,
         "last_sync": None,
         "clock_ok": True,
+        "clock": "ok",
     }
 
 

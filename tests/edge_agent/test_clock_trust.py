@@ -81,6 +81,27 @@ def test_on_this_unsynchronised_machine_taps_and_report_follow_the_trust(tmp_pat
             assert store.record(3, "default", 4).clock_ok is trusted
             assert manager_summary(store)["sync"]["clock_ok"] is trusted
             assert manager_summary(store.reopen())["sync"]["clock_ok"] is trusted  # the kiosk's reader too
+            assert manager_summary(store)["sync"]["clock"] == ("ok" if trusted else "NOT SYNCHRONISED")
+
+
+def test_the_report_says_a_wrong_date_is_wrong_even_with_rtc_trust(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An RTC that lost its battery reads 1970: trusting the RTC does not make that date right."""
+    monkeypatch.delenv("TOUCHPOINT_CLOCK_OK", raising=False)
+    monkeypatch.setenv(
+        "TOUCHPOINT_CLOCK_OFFSET_S", str(-(clock.now() - datetime(1970, 1, 2, tzinfo=UTC)).total_seconds())
+    )
+    with DeviceStore.for_device(load_config(config_file(tmp_path, "rtc"))) as store:
+        sync = manager_summary(store, "2026-03-10")["sync"]
+    assert sync["clock_ok"] is False and sync["clock"] == "WRONG (before 2025)"
+
+
+def test_the_clock_state_in_a_few_words() -> None:
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    assert clock_advice.clock_state(clock.ClockVerdict(True, "rtc", now)) == "ok"
+    assert clock_advice.clock_state(clock.ClockVerdict(False, "unsynchronised", now)) == "NOT SYNCHRONISED"
+    assert clock_advice.clock_state(clock.ClockVerdict(False, "forced", now)) == "NOT TRUSTED (TOUCHPOINT_CLOCK_OK=0)"
 
 
 def test_the_check_warning_names_the_cause_and_the_fix() -> None:

@@ -115,6 +115,7 @@ def test_summary_sync_health(busy_store: DeviceStore) -> None:
         "rejected": 1,
         "last_sync": "2026-03-10T10:00:00.250Z",
         "clock_ok": True,
+        "clock": "ok",
     }
 
 
@@ -170,7 +171,8 @@ def test_format_report_of_an_empty_day_and_an_unsynchronised_clock(
     assert text.splitlines() == [
         "Touchpoint s / k - 2026-03-10 (Europe/Helsinki)",
         "  no answers yet today",
-        "  sync: not connected, backlog 0, synced 0, rejected 0, last sync never, clock NOT SYNCHRONISED",
+        "  sync: not connected, backlog 0, synced 0, rejected 0, last sync never, "
+        "clock NOT TRUSTED (TOUCHPOINT_CLOCK_OK=0)",
     ]
 
 
