@@ -100,10 +100,11 @@ def main() -> int:
     stem = "bench-quick" if args.quick else "bench"
     (args.out / f"{stem}.md").write_text(text)
     (args.out / f"{stem}.json").write_text(report.as_json(sections, meta))
-    if not args.quick and wanted == SECTIONS:
+    full = not args.quick and wanted == SECTIONS
+    if full:
         (ROOT / "docs" / "performance.md").write_text("# Performance\n\n" + text)
     print(text)
-    say(f"written: {args.out / (stem + '.md')} and .json" + ("" if args.quick else "; docs/performance.md"))
+    say(f"written: {args.out / (stem + '.md')} and .json" + ("; docs/performance.md" if full else ""))
     return 1 if any(s.error for s in sections) else 0
 
 
