@@ -19,7 +19,6 @@ class DemoDevice:
     loc: SimLocation
     device_id: str
     config: Path
-    store_path: Path
 
     def open_store(self) -> DeviceStore:
         """The store as the device's own kiosk opens it: its zone and clock trust from its config."""
@@ -49,7 +48,7 @@ def make_device(
         f'[broker]\nurl = "{broker_url}"\nmqtt_version = "{mqtt_version}"\n'
         f'[clock]\ntrust = "{trust}"\n'
     )
-    return DemoDevice(loc, device_id, config, dev_dir / "device.sqlite")
+    return DemoDevice(loc, device_id, config)
 
 
 def fill_history(device: DemoDevice, days: int, seed: int, now: datetime | None = None) -> int:
