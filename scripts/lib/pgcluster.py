@@ -16,6 +16,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -67,11 +68,19 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 
 class PgCluster:
-    """One PostgreSQL server with its own data directory, listening on 127.0.0.1:``port`` only."""
+    """One PostgreSQL server with its own data directory, listening on ``host``:``port`` only.
 
-    def __init__(self, datadir: Path, port: int | None = None) -> None:
+    ``command_prefix`` runs every command through a wrapper, e.g. ``["ip", "netns", "exec", NS]`` to put the
+    server in a network namespace; ``host`` is then that namespace's address (127.0.0.1 by default).
+    """
+
+    def __init__(
+        self, datadir: Path, port: int | None = None, host: str = "127.0.0.1", command_prefix: Sequence[str] = ()
+    ) -> None:
         self.datadir = Path(datadir).absolute()
         self.port = port if port is not None else free_port()
+        self.host = host
+        self.command_prefix = list(command_prefix)
         self.bin = find_pg_bin()
         self.as_root = os.geteuid() == 0
         self.log_path = self.datadir / "server.log"
@@ -91,9 +100,12 @@ class PgCluster:
             [
                 f"-p {self.port}",
                 f"-k {self._socket_dir}",
-                "-c listen_addresses=127.0.0.1",
+                f"-c listen_addresses={self.host}",
                 "-c fsync=on",
                 "-c max_connections=200",
+                # A client cut off mid-handshake leaves a backend waiting for its startup packet, and a fast
+                # shutdown waits for it: 5 s instead of the default minute keeps stop() quick after chaos.
+                "-c authentication_timeout=5s",
             ]
         )
         wait = ["-w", "-t", str(START_TIMEOUT_S)]
@@ -103,7 +115,7 @@ class PgCluster:
         if result.returncode != 0:
             self._remove_socket_dir()
             raise PgError(
-                f"PostgreSQL did not start on 127.0.0.1:{self.port} (pg_ctl exit {result.returncode}):\n"
+                f"PostgreSQL did not start on {self.host}:{self.port} (pg_ctl exit {result.returncode}):\n"
                 f"{result.stdout}{result.stderr}\n--- {self.log_path} (last lines) ---\n{_tail(self.log_path)}"
             )
         atexit.register(self.stop)
@@ -130,7 +142,7 @@ class PgCluster:
 
     def url(self, name: str) -> str:
         """The URL the application uses for database ``name``: role ``touchpoint``, no password (trust)."""
-        return f"postgresql://{APP_ROLE}@127.0.0.1:{self.port}/{name}"
+        return f"postgresql://{APP_ROLE}@{self.host}:{self.port}/{name}"
 
     def create_database(self, name: str, template: str | None = None) -> str:
         """Create an empty database owned by ``touchpoint`` (copied from ``template`` if given); its URL."""
@@ -149,16 +161,17 @@ class PgCluster:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run SQL as the superuser through ``psql``; its unaligned, tuples-only output."""
-        connect = ["-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, "-d", database]
+        psql = [*self.command_prefix, str(self.bin / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+        connect = ["-h", self.host, "-p", str(self.port), "-U", SUPERUSER, "-d", database]
         result = subprocess.run(
-            [str(self.bin / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", *connect, "-c", sql],
+            [*psql, *connect, "-c", sql],
             capture_output=True,
             text=True,
             env=_clean_env(),
             check=False,
         )
         if result.returncode != 0:
-            raise PgError(f"psql on port {self.port} failed for {sql!r}: {result.stderr.strip()}")
+            raise PgError(f"psql on {self.host}:{self.port} failed for {sql!r}: {result.stderr.strip()}")
         return result.stdout
 
     def _ensure_app_role(self) -> None:
@@ -180,7 +193,11 @@ class PgCluster:
         self._hand_over(self.datadir)
 
     def _hand_over(self, directory: Path) -> None:
-        """As root: give ``directory`` to the postgres user and make every parent traversable (o+x)."""
+        """As root: give ``directory`` to the postgres user and make every parent traversable (o+x).
+
+        Not under pytest's ``tmp_path`` as root: each new pytest session resets /tmp/pytest-of-root to 0700,
+        which locks the server out of its own files mid-run (tests use the ``pg_datadir`` fixture instead).
+        """
         if not self.as_root:
             return
         if shutil.which("runuser") is None:
@@ -198,6 +215,7 @@ class PgCluster:
         command = [str(self.bin / argv[0]), *argv[1:]]
         if self.as_root:
             command = ["runuser", "-u", OS_USER, "--", *command]
+        command = [*self.command_prefix, *command]
         # cwd "/": the postgres user cannot enter root's home, and initdb warns about it.
         return subprocess.run(command, capture_output=True, text=True, env=_clean_env(), cwd="/", check=False)
 
@@ -207,6 +225,9 @@ class PgCluster:
         )
         if result.returncode != 0:
             raise PgError(f"initdb {self.datadir} failed (exit {result.returncode}):\n{result.stdout}{result.stderr}")
+        # initdb trusts loopback only; a server in a network namespace also serves its subnet's hosts.
+        with (self.datadir / "pg_hba.conf").open("a") as hba:
+            hba.write("host all all samenet trust\n")
 
     def _remove_socket_dir(self) -> None:
         if self._socket_dir is not None:

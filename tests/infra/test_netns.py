@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+from pgcluster import PgCluster
+
 from tests.netns import NetnsRig, RigFactory
 
 PORT = 7100
@@ -100,3 +103,24 @@ def test_a_failure_while_in_use_still_cleans_up() -> None:
     except KeyError:
         pass
     assert prefix and prefix not in _namespaces()
+
+
+def test_postgresql_in_a_namespace_serves_the_others_until_cut(netns_rig: RigFactory, pg_datadir: Path) -> None:
+    rig = netns_rig(["infra", "w1"])
+    cluster = PgCluster(pg_datadir, host=rig.address("infra"), command_prefix=rig.command_prefix("infra"))
+    cluster.start()
+    try:
+        url = cluster.create_database("shared")
+        assert url == f"postgresql://touchpoint@{rig.address('infra')}:{cluster.port}/shared"
+        with psycopg.connect(url, connect_timeout=2) as conn:  # from the test process, through the switch
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        select_one = f"import psycopg; psycopg.connect({url!r}, connect_timeout=2).execute('SELECT 1')"
+        assert rig.run("w1", [sys.executable, "-c", select_one]).wait(timeout=20) == 0
+        rig.cut("infra")
+        # From a process that ends: a refused attempt's socket is closed, not completed after the restore.
+        assert rig.run("w1", [sys.executable, "-c", select_one], stderr=subprocess.DEVNULL).wait(timeout=20) != 0
+        rig.restore("infra")
+        with psycopg.connect(url, connect_timeout=2) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        cluster.stop()

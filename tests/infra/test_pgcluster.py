@@ -22,8 +22,8 @@ def test_find_pg_bin_gives_a_directory_with_the_server_tools() -> None:
         assert (bin_dir / tool).is_file(), tool
 
 
-def test_cluster_starts_serves_psycopg_and_stops(tmp_path: Path) -> None:
-    with PgCluster(tmp_path / "data") as cluster:
+def test_cluster_starts_serves_psycopg_and_stops(pg_datadir: Path) -> None:
+    with PgCluster(pg_datadir) as cluster:
         url = cluster.create_database("app")
         assert url == f"postgresql://touchpoint@127.0.0.1:{cluster.port}/app"
         with psycopg.connect(url) as conn:
@@ -36,8 +36,8 @@ def test_cluster_starts_serves_psycopg_and_stops(tmp_path: Path) -> None:
     cluster.stop()  # idempotent
 
 
-def test_restart_keeps_data_and_a_template_copies_it(tmp_path: Path) -> None:
-    cluster = PgCluster(tmp_path / "data")
+def test_restart_keeps_data_and_a_template_copies_it(pg_datadir: Path) -> None:
+    cluster = PgCluster(pg_datadir)
     cluster.start()
     try:
         with psycopg.connect(cluster.create_database("origin")) as conn:
@@ -51,11 +51,11 @@ def test_restart_keeps_data_and_a_template_copies_it(tmp_path: Path) -> None:
         cluster.stop()
 
 
-def test_a_failed_start_shows_the_server_log(tmp_path: Path) -> None:
+def test_a_failed_start_shows_the_server_log(pg_datadir: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        cluster = PgCluster(tmp_path / "data", port=taken.getsockname()[1])
+        cluster = PgCluster(pg_datadir, port=taken.getsockname()[1])
         with pytest.raises(PgError, match=r"did not start(.|\n)*server\.log(.|\n)*Address already in use"):
             cluster.start()
 
