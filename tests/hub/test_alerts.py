@@ -221,4 +221,3 @@ def test_webhook_body_is_slack_text_plus_structured_fields() -> None:
         "location_id": "hel-1", "device_id": None, "fired_at": "2026-11-23T12:00:00.000Z", "message": "hel-1: 75%",
         "details": {"n": 4},
     }  # fmt: skip
-
