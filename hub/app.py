@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from edge_agent import __version__
 from hub.api.routes import alerts, export, fleet, health, locations, metrics, reasons, scores, surveys, tokens
 from hub.api.routes import quarantine as quarantine_routes
-from hub.core.config import HubSettings
+from hub.core.config import HubSettings, redact_db
 from hub.dashboard import router as dashboard_router
 from hub.ingest import IngestService
-from hub.services.runtime import start_hq_services
+from hub.services.metrics import WorkerSources, worker_registry
+from hub.services.runtime import start_hq_services, worker_id
 from hub.storage.sqlite import SqliteStorage
 
 log = logging.getLogger("touchpoint.hub")
@@ -23,7 +25,7 @@ log = logging.getLogger("touchpoint.hub")
 def create_app(settings: HubSettings, with_ingest: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        storage = SqliteStorage(settings.db)
+        storage = SqliteStorage(Path(settings.db))  # TODO(pg-storage): hub.storage.open_storage(settings.db)
         app.state.storage = storage
         ingest = None
         if with_ingest:
@@ -31,7 +33,10 @@ def create_app(settings: HubSettings, with_ingest: bool = True) -> FastAPI:
             ingest.start()
         app.state.ingest = ingest
         app.state.hq = start_hq_services(storage, settings, ingest)  # config push, alerts, webhooks
-        log.info("hub ready: db %s, broker %s", settings.db, settings.broker_url)
+        sources = WorkerSources(worker_id(settings), settings.backend, storage, ingest, app.state.hq)
+        app.state.metrics = worker_registry(sources)  # this worker's own registry, never the global one
+        log.info("hub ready: db %s, broker %s, %s", redact_db(settings.db), settings.broker_url,
+                 app.state.hq.election.role)  # fmt: skip
         try:
             yield
         finally:

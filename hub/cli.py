@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from edge_agent import __version__
 from hub.cli_alerts import add_alert_commands, run_alerts
 from hub.cli_locations import add_location_commands, region_problem, run_location
-from hub.core.config import ENV_PREFIX, HubSettings
+from hub.core.config import ENV_PREFIX, settings_errors, settings_from
 from hub.provisioning.cli import add_broker_actions, add_device_commands, run_broker_action, run_device
 
 EPILOG = f"""examples:
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the API and the MQTT ingest in one process")
-    serve.add_argument("--db", type=Path, help="SQLite file (default hub.sqlite)")
+    serve.add_argument("--db", help="SQLite file path or postgresql://user@host:port/name URL (default hub.sqlite)")
     serve.add_argument("--broker", dest="broker_url", help="mqtt://HOST:PORT or mqtts://HOST:PORT")
     serve.add_argument("--broker-username")
     serve.add_argument("--broker-password", help=f"prefer {ENV_PREFIX}BROKER_PASSWORD")
@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     alerting.add_argument("--alert-interval-s", type=float, help="evaluate alert rules this often (default 5)")
     alerting.add_argument("--webhook-retry-base-s", type=float, help="first webhook retry delay (default 5)")
     alerting.add_argument("--webhook-max-attempts", type=int, help="give a webhook delivery up after this (default 8)")
+
+    serve.add_argument(
+        "--leader-retry-s",
+        type=float,
+        help="a follower worker tries to take over singleton work this often (default 2)",
+    )
 
     token = sub.add_parser("token", help="create, list or revoke API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
@@ -98,10 +104,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     options = {k: v for k, v in vars(args).items() if k != "command"}
     try:
-        settings = HubSettings.from_env(**options)
+        settings = settings_from(options)
     except ValidationError as exc:
-        for err in exc.errors():
-            print(f"error: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}", file=sys.stderr)
+        for line in settings_errors(exc, options):
+            print(f"error: {line}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)

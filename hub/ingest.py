@@ -28,7 +28,7 @@ from edge_agent.protocol import encode, subscription, topic
 from hub.classify import classify
 from hub.core.config import HubSettings
 from hub.provisioning.gate import RegistryGate
-from hub.services.metrics import Histogram
+from hub.services.metrics import ack_latency_histogram
 from hub.storage.base import DeadLetter, IncomingBatch, StatusUpdate, Storage
 
 log = logging.getLogger("touchpoint.hub.ingest")
@@ -76,7 +76,7 @@ class IngestService:
         self.stats = IngestStats()
         self.registry = RegistryGate(storage, settings.registry)  # topic ids vs the device registry
         # --- operations hooks: ack latency for /metrics; devices heard from, for config push ---
-        self.ack_latency = Histogram()  # seconds from MQTT receive to the ack publish
+        self.ack_latency = ack_latency_histogram()  # seconds from MQTT receive to the ack publish
         self.device_hooks: list[Callable[[Iterable[str]], None]] = []
         self.connected = threading.Event()
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=20_000)

@@ -9,6 +9,10 @@ leaves its episodes as they are rather than resolving them by mistake.
 ``run_once(now)`` decides as of ``now``: every window, baseline and offline
 time is measured from it, and episodes are stamped with it, so a past day can
 be replayed through the real rules. The thread passes the wall clock.
+
+With several hub workers only the leader evaluates (``holds``): the thread
+skips its passes while it is a follower, and a pass stops before its next
+fire or resolve once leadership is lost.
 """
 
 from __future__ import annotations
@@ -65,8 +69,10 @@ class AlertEvaluator:
         interval_s: float,
         on_fired: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        holds: Callable[[], bool] = lambda: True,
     ) -> None:
         self.storage = storage
+        self.holds = holds
         self.interval_s = interval_s
         self.on_fired = on_fired
         self.clock = clock
@@ -84,6 +90,8 @@ class AlertEvaluator:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
+            if not self.holds():
+                continue  # a follower: the leader evaluates
             started = time.monotonic()
             try:
                 self.run_once()
@@ -105,17 +113,26 @@ class AlertEvaluator:
         conditions, evaluated = self._conditions(enabled, now)
         fired = resolved = 0
         for key, alert in conditions.items():
-            if key not in firing and self._fire(enabled[key.rule_id], alert, now):
+            if key in firing:
+                continue
+            if not self.holds():
+                return self._count(fired, resolved)  # leadership lost mid-pass: the new leader takes over
+            if self._fire(enabled[key.rule_id], alert, now):
                 fired += 1
         for key, episode in firing.items():
             # An episode ends when its condition is gone, or its rule is disabled or deleted, never
             # because its rule failed to evaluate this time.
             if key in conditions or (key.rule_id in enabled and key.rule_id not in evaluated):
                 continue
+            if not self.holds():
+                return self._count(fired, resolved)
             if self.storage.resolve_alert(episode.alert_id, now):
                 resolved += 1
                 why = "condition cleared" if key.rule_id in enabled else "rule disabled or deleted"
                 log.info("alert %d resolved (%s): %s", episode.alert_id, why, episode.message)
+        return self._count(fired, resolved)
+
+    def _count(self, fired: int, resolved: int) -> tuple[int, int]:
         self.stats.fired += fired
         self.stats.resolved += resolved
         if fired and self.on_fired is not None:

@@ -7,6 +7,9 @@ difference. Reconciles run on one thread, triggered by survey or assignment
 changes (all devices), by ingest hearing from a device not yet known to be up
 to date, by every (re)connect of the hub (the broker may have lost its
 retained messages) and every ``resync_s`` as a safety net.
+
+With several hub workers only the leader publishes (``holds``). A follower
+drops its triggers: on taking over, a worker reconciles every device.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -53,8 +56,10 @@ class ConfigPushService:
         connected: threading.Event,
         resync_s: float = 60.0,
         publish_timeout_s: float = 10.0,
+        holds: Callable[[], bool] = lambda: True,
     ) -> None:
         self.storage = storage
+        self.holds = holds
         self.client = client
         self.connected = connected
         self.resync_s = resync_s
@@ -109,6 +114,10 @@ class ConfigPushService:
             if not self.connected.is_set():
                 was_connected = False
                 continue
+            if not self.holds():
+                with self._lock:  # the leader pushes; this worker reconciles everything if it takes over
+                    self._all, self._pending = False, set()
+                continue
             force = not was_connected  # first connect or a reconnect: re-assert every retained config
             was_connected = True
             with self._lock:
@@ -146,6 +155,9 @@ class ConfigPushService:
             if had is not None and (had.survey_id, had.version) == want.key and not force:
                 current.append(target.device_id)
                 continue
+            if not self.holds():
+                log.info("config push stopped: this worker is no longer the leader")
+                break
             survey = None if want.survey is None else parse_survey(want.survey.body)
             payload = encode_config(None if want.survey is None else want.survey.survey_id, survey)
             config_topic = topic(target.location_id, target.device_id, "config")

@@ -5,10 +5,16 @@ never lost between firing and sending. Each attempt is leased first (hidden
 from other senders for the lease), so two hub workers never post it twice at
 once. Failures back off exponentially with jitter until ``max_attempts``;
 then the delivery is marked failed. Nothing a receiver does can crash the hub.
+
+Only the leader worker sends (``holds``), and it asks again before each POST.
+Every attempt of a delivery carries the same ``Idempotency-Key`` header (and
+``idempotency_key`` in the JSON body), so a receiver can drop the repeat that
+a worker which lost leadership mid-send, or a retry after a lost answer, makes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -53,6 +59,23 @@ def slack_body(rule: AlertRule, event: AlertEvent) -> str:
     return json.dumps(body, ensure_ascii=False)
 
 
+def idempotency_key(delivery: Delivery) -> str:
+    """The same for every attempt of one delivery, and unlike any other hub's: ids plus a digest of the body."""
+    digest = hashlib.sha256(f"{delivery.delivery_id}:{delivery.alert_id}:{delivery.body}".encode()).hexdigest()
+    return f"touchpoint-alert-{delivery.alert_id}-delivery-{delivery.delivery_id}-{digest[:16]}"
+
+
+def with_idempotency_key(body: str, key: str) -> str:
+    """The stored body with ``idempotency_key`` added (a body that is not a JSON object is sent as stored)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(parsed, dict):
+        return body
+    return json.dumps({**parsed, "idempotency_key": key}, ensure_ascii=False)
+
+
 def backoff_delay(attempt: int, base_s: float, rng: Callable[[float, float], float] = random.uniform) -> float:
     """Delay before retry number ``attempt + 1``: base * 2^(attempt-1), capped, with ±20% jitter."""
     return min(MAX_BACKOFF_S, base_s * 2.0 ** min(attempt - 1, 30)) * rng(0.8, 1.2)
@@ -68,14 +91,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
-def post_json(url: str, body: str, timeout_s: float) -> str | None:
+def post_json(url: str, body: str, timeout_s: float, key: str) -> str | None:
     """POST ``body``; None on a 2xx, else a short reason (status or network error) without the URL's secret."""
-    request = urllib.request.Request(
-        url,
-        data=body.encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": f"touchpoint-hub/{__version__}"},
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": f"touchpoint-hub/{__version__}",
+        "Idempotency-Key": key,
+    }
+    request = urllib.request.Request(url, data=body.encode(), method="POST", headers=headers)
     try:
         with _opener.open(request, timeout=timeout_s) as response:
             status = int(response.status)
@@ -106,9 +129,11 @@ class WebhookSender:
         max_attempts: int,
         timeout_s: float,
         poll_s: float = 1.0,
-        post: Callable[[str, str, float], str | None] = post_json,
+        post: Callable[[str, str, float, str], str | None] = post_json,
+        holds: Callable[[], bool] = lambda: True,
     ) -> None:
         self.storage = storage
+        self.holds = holds
         self.retry_base_s = retry_base_s
         self.max_attempts = max_attempts
         self.timeout_s = timeout_s
@@ -134,7 +159,8 @@ class WebhookSender:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.send_due()
+                if self.holds():  # a follower sends nothing: the leader drains the queue
+                    self.send_due()
             except Exception:  # storage trouble: keep the thread alive and try again at the next poll
                 log.exception("webhook delivery pass failed")
             self._wake.wait(self.poll_s)
@@ -145,16 +171,17 @@ class WebhookSender:
         lease = self.timeout_s + LEASE_MARGIN_S
         due = self.storage.claim_deliveries(datetime.now(UTC), lease, limit)
         for delivery in due:
-            if self._stop.is_set():
-                break  # its lease runs out and a later pass (or restart) retries it
+            if self._stop.is_set() or not self.holds():
+                break  # its lease runs out and a later pass (or the new leader) retries it
             self._attempt(delivery)
         return len(due)
 
     def _attempt(self, d: Delivery) -> None:
         self.stats.attempts += 1
         where = redact_url(d.url)
+        key = idempotency_key(d)
         try:
-            error = self.post(d.url, d.body, self.timeout_s)
+            error = self.post(d.url, with_idempotency_key(d.body, key), self.timeout_s, key)
         except Exception as exc:  # a bug in posting must not kill the sender
             error = f"{type(exc).__name__}: {exc}"
         now = datetime.now(UTC)

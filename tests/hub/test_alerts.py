@@ -35,7 +35,6 @@ from hub.services.alert_rules import (
     redact_url,
 )
 from hub.services.errors import InputError
-from hub.services.metrics import Exposition, Histogram
 from hub.services.webhooks import backoff_delay, slack_body
 from hub.storage.base_alerts import AlertEvent, AlertKey, AlertRule
 
@@ -222,19 +221,3 @@ def test_webhook_body_is_slack_text_plus_structured_fields() -> None:
         "location_id": "hel-1", "device_id": None, "fired_at": "2026-11-23T12:00:00.000Z", "message": "hel-1: 75%",
         "details": {"n": 4},
     }  # fmt: skip
-
-
-# --- metrics exposition ------------------------------------------------------------------------
-
-
-def test_histogram_renders_cumulative_buckets() -> None:
-    h = Histogram([0.1, 1.0])
-    for value in (0.05, 0.5, 0.5, 3.0):
-        h.observe(value)
-    out = Exposition()
-    out.histogram("x_seconds", "test", h.snapshot())
-    out.labelled("y", "gauge", "labels", [({"status": 'a"b'}, 2)])
-    text = out.render()
-    assert 'x_seconds_bucket{le="0.1"} 1\nx_seconds_bucket{le="1"} 3\nx_seconds_bucket{le="+Inf"} 4' in text
-    assert "x_seconds_sum 4.05\nx_seconds_count 4" in text
-    assert 'y{status="a\\"b"} 2' in text

@@ -195,9 +195,11 @@ class FakeReceiver:
     def __init__(self, *results: str | None) -> None:
         self.results = list(results)
         self.bodies: list[dict[str, object]] = []
+        self.keys: list[str] = []
 
-    def __call__(self, url: str, body: str, timeout_s: float) -> str | None:
+    def __call__(self, url: str, body: str, timeout_s: float, key: str) -> str | None:
         self.bodies.append(json.loads(body))
+        self.keys.append(key)
         return self.results.pop(0) if self.results else None
 
 
@@ -213,6 +215,8 @@ def test_failed_deliveries_are_retried_then_delivered(storage: SqliteStorage) ->
             break
         time.sleep(0.01)
     assert len(receiver.bodies) == 3 and sender.stats.retries == 2
+    [key] = set(receiver.keys)  # every retry of the delivery carries the same idempotency key, in the body too
+    assert key.startswith("touchpoint-alert-") and {b["idempotency_key"] for b in receiver.bodies} == {key}
     [alert] = storage.firing_alerts()
     delivery = storage.alert_deliveries([alert.alert_id])[alert.alert_id]
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("delivered", 3, None)
@@ -237,7 +241,7 @@ def test_a_crashing_receiver_never_crashes_the_sender(storage: SqliteStorage) ->
     status(storage, online=False, at=datetime.now(UTC))
     AlertEvaluator(storage, interval_s=1).run_once(datetime.now(UTC))
 
-    def explode(url: str, body: str, timeout_s: float) -> str | None:
+    def explode(url: str, body: str, timeout_s: float, key: str) -> str | None:
         raise RuntimeError("receiver bug")
 
     sender = WebhookSender(storage, retry_base_s=10, max_attempts=3, timeout_s=1, post=explode)

@@ -30,6 +30,7 @@ class WebhookReceiver:
     def __init__(self, statuses: list[int] | None = None) -> None:
         self.statuses = list(statuses or [])
         self.bodies: list[dict[str, Any]] = []
+        self.keys: list[str | None] = []  # each POST's Idempotency-Key header
         self.lock = threading.Lock()
         receiver = self
 
@@ -38,6 +39,7 @@ class WebhookReceiver:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     receiver.bodies.append(json.loads(raw))
+                    receiver.keys.append(self.headers.get("Idempotency-Key"))
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.end_headers()
@@ -212,6 +214,8 @@ def test_a_failing_webhook_is_retried_until_delivered(hub: Hub, make_agent: Agen
     assert row["webhook"]["attempts"] == 3 and row["webhook"]["last_error"] is None
     assert len(receiver.received()) == 3
     assert receiver.received()[0] == receiver.received()[2], "every retry sends the same body"
+    [key] = set(receiver.keys)  # and the same idempotency key, in the header and the body
+    assert key and key.startswith("touchpoint-alert-") and receiver.received()[0]["idempotency_key"] == key
     assert "HTTP 500: receiver says no" in hub.log() and "secret-path" not in hub.log()
 
 

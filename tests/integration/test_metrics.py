@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from edge_agent.config import load_config
 from edge_agent.protocol import topic
@@ -19,22 +19,19 @@ from tests.integration.test_wire import example_batch
 from tests.support import ENV, Hub, backlog, wait_until
 
 pytestmark = pytest.mark.integration
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (-?[0-9.e+-]+|\+Inf|NaN)$')
 
 
-def scrape(hub: Hub) -> dict[str, float]:
-    """Every sample as {'name{labels}': value}; fails on any line that is not valid exposition text."""
-    response = httpx.get(hub.url + "/metrics", timeout=10)  # no token: open by default
+def scrape(hub: Hub | str) -> dict[str, float]:
+    """Every sample as {'name{labels}': value}, parsed by prometheus_client's own parser (which fails on bad text)."""
+    url = hub if isinstance(hub, str) else hub.url
+    response = httpx.get(url + "/metrics", timeout=10)  # no token: open by default
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     samples: dict[str, float] = {}
-    for line in response.text.splitlines():
-        if line.startswith("# HELP ") or line.startswith("# TYPE "):
-            continue
-        match = SAMPLE.match(line)
-        assert match, f"not Prometheus text: {line!r}"
-        name, value = line.rsplit(" ", 1)
-        samples[name] = float(value)
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
     return samples
 
 
