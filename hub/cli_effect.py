@@ -19,6 +19,7 @@ EXAMPLES = """examples:
 Scenarios (the action is at store 0 of --stores stores; --weeks weeks before and after):
   improvement  the store loses half its queue complaints after the start: should be "improved"
   placebo      nothing changes anywhere: "improved" or "worse" is a false alarm
+  placebo-negative  the same for an action without a reason (% negative is measured)
   season       every store gets 6 points happier after the start (% negative measured), the action
                does nothing: "improved" would credit the action with the season. naive_improved is how
                often the store's own before/after test (two-proportion z) would have said improved.

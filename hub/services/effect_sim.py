@@ -9,7 +9,8 @@ often :func:`hub.services.effect.effect` calls it improved, unchanged or worse w
 
 - **improvement**: after the start the store loses part of its queue complaints (those
   shoppers answer neutral or positive instead);
-- **placebo**: nothing changes anywhere;
+- **placebo**: nothing changes anywhere (``placebo-negative``: an action without a reason, so
+  % negative is measured, where the day-level noise weighs most);
 - **season**: every store of the region gets happier by the same points after the start,
   and the action does nothing. A naive before/after at the store alone would call that
   improved; the difference-in-differences must not.
@@ -58,6 +59,7 @@ class Fleet:
 SCENARIOS = (
     Scenario("improvement", improvement=0.5),
     Scenario("placebo"),
+    Scenario("placebo-negative", reason=None),
     Scenario("season", fleet_shift_pct=-6.0, reason=None),
 )
 
