@@ -11,7 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from hub.services.analytics_errors import AnalyticsError
@@ -75,6 +75,9 @@ def add_forecast_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
         )
         p.add_argument("--decay", type=float, default=ForecastSettings.decay, help="weight of each older week (0.85)")
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.add_argument(
+            "--until", type=date.fromisoformat, help="last local day of history, YYYY-MM-DD (default: yesterday)"
+        )
     back.add_argument("--location", action="append", help="only this location (repeatable; default: every one)")
     back.add_argument("--weeks", type=int, default=3, help="weeks of origins to backtest (default 3)")
     show.add_argument("--location", required=True, help="the location to forecast")
@@ -148,7 +151,7 @@ def _backtest(storage: Storage, args: argparse.Namespace, settings: ForecastSett
     for location in locations:
         print(f"[forecast] backtesting {location} ...", file=sys.stderr, flush=True)
         history = hourly_history(
-            storage, location, local_yesterday(storage, location, now), history_days, args.question
+            storage, location, args.until or local_yesterday(storage, location, now), history_days, args.question
         )
         try:
             tally = backtest(history, args.weeks, args.days, settings, progress=_progress(f"{location} origins"))
@@ -169,7 +172,7 @@ def _backtest(storage: Storage, args: argparse.Namespace, settings: ForecastSett
 
 
 def _show(storage: Storage, args: argparse.Namespace, settings: ForecastSettings) -> int:
-    last = local_yesterday(storage, args.location, datetime.now(UTC))
+    last = args.until or local_yesterday(storage, args.location, datetime.now(UTC))
     history = hourly_history(storage, args.location, last, min(MAX_HISTORY_DAYS, 7 * settings.weeks), args.question)
     hours = forecast(history, args.days, settings)
     if args.json:
