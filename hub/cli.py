@@ -11,6 +11,8 @@ from pydantic import ValidationError
 
 from edge_agent import __version__
 from hub.cli_alerts import add_alert_commands, run_alerts
+from hub.cli_effect import add_effect_commands, run_effect
+from hub.cli_forecast import add_forecast_commands, run_forecast
 from hub.cli_locations import add_location_commands, region_problem, run_location
 from hub.core.config import ENV_PREFIX, settings_errors, settings_from
 from hub.provisioning.cli import add_broker_actions, add_device_commands, run_broker_action, run_device
@@ -29,6 +31,8 @@ EPILOG = f"""examples:
   touchpoint-hub device add --db hub.sqlite --location helsinki-central --out bundles/ --tar
   touchpoint-hub device list --db hub.sqlite
   touchpoint-hub alerts simulate --seed 1   # each alert rule kind's false alarms and detection delays
+  touchpoint-hub forecast backtest --db hub.sqlite   # the forecast's MASE and interval coverage
+  touchpoint-hub effect simulate             # how often action-effect verdicts are right
 
 Every serve option can also come from the environment as {ENV_PREFIX}<OPTION>,
 e.g. {ENV_PREFIX}BROKER_PASSWORD, so secrets stay out of process listings.
@@ -94,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     add_device_commands(sub)  # device add | rotate | revoke | list
     add_location_commands(sub)  # location add | list | update
     add_alert_commands(sub)  # alerts simulate
+    add_forecast_commands(sub)  # forecast backtest | show
+    add_effect_commands(sub)  # effect simulate
     return parser
 
 
@@ -175,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_device(args)
     if args.command == "alerts":
         return run_alerts(args)
+    if args.command == "forecast":
+        return run_forecast(args)
+    if args.command == "effect":
+        return run_effect(args)
     if getattr(args, "broker_command", None):
         return run_broker_action(args)
     return _broker(args)

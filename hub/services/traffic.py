@@ -1,13 +1,18 @@
 """The demo's shoppers by the hour: when stores are open and how busy each hour is.
 
-One definition, so that ``touchpoint-hub alerts simulate`` judges alert rules on the
-traffic the demo shows (scripts/lib/simulate.py imports it). The pattern is the same
-on every day of the week: open 08-21 local time, busiest at lunch, busy after work.
+One definition, so that ``touchpoint-hub alerts simulate`` judges alert rules (and
+``touchpoint-hub effect simulate`` action effects) on the traffic the demo shows
+(scripts/lib/simulate.py imports it). The pattern is the same on every day of the week:
+open 08-21 local time, busiest at lunch, busy after work.
 """
 
 from __future__ import annotations
 
 OPEN_HOURS = range(8, 21)
+REASONS = ("queue", "staff", "cleanliness", "price", "product")
+"""The follow-up reasons simulated shoppers give, each as likely as the others."""
+REASON_SHARE = 0.6
+"""The share of negative answers that name a reason."""
 
 
 def hour_weight(hour: int) -> float:

@@ -14,9 +14,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from edge_agent.store import DeviceStore
-from hub.services.traffic import OPEN_HOURS, hour_weight
-
-REASONS = ["queue", "staff", "cleanliness", "price", "product"]
+from hub.services.traffic import OPEN_HOURS, REASON_SHARE, REASONS, hour_weight
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,7 @@ def answer(
     weights = mood or (BAD_HOUR_MOOD if hour == loc.bad_hour else loc.mood)
     value = rng.choices(range(4), weights=weights)[0]
     reason = None
-    if value <= 1 and rng.random() < 0.6:
+    if value <= 1 and rng.random() < REASON_SHARE:
         reason = "queue" if queue else rng.choice(REASONS)
     return value, reason
 
