@@ -183,7 +183,7 @@ Language = Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
 
 
 class Action(Struct, frozen=True, kw_only=True):
-    """"You said, we did": something a store changed, shown to shoppers on its kiosk's idle screen.
+    """ "You said, we did": something a store changed, shown to shoppers on its kiosk's idle screen.
 
     Logged on a kiosk's manager view (sent on ``.../actions``) or at HQ (pushed to devices with the config).
     """

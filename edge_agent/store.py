@@ -86,7 +86,9 @@ def _v2(db: sqlite3.Connection) -> None:
 MIGRATIONS = [
     Migration(1, "events, daily counts, meta", _v1),
     Migration(2, "re-dating: redated flag, index of pending taps recorded with an untrusted clock", _v2),
-    Migration(3, "actions: what the store changed, logged here or pushed by HQ (edge_agent/actions.py)", actions.create_table),
+    Migration(
+        3, "actions: what the store changed, logged here or pushed by HQ (edge_agent/actions.py)", actions.create_table
+    ),
 ]
 
 

@@ -201,7 +201,9 @@ class SyncAgent:
                 kind, data = item
                 continue
             if kind == "config":
-                store_pushed_config(self.store, data, self.config.location_id)  # logs what it received or why it refused it
+                store_pushed_config(
+                    self.store, data, self.config.location_id
+                )  # logs what it received or why it refused it
             if kind in ("connected", "disconnected"):
                 self.store.set_meta("agent_connected", "1" if kind == "connected" else "0")
             if kind == "connected":
