@@ -113,7 +113,7 @@ def log_action(
 def pending_actions(store: DeviceStore, limit: int = 100) -> list[Action]:
     """Actions logged here that the hub has not acked yet, oldest first."""
     rows = store.db.execute(
-        f"SELECT {_COLUMNS} FROM actions WHERE sync_state = {PENDING} ORDER BY created_at, id LIMIT ?", (limit,)
+        f"SELECT {_COLUMNS} FROM actions WHERE sync_state = {PENDING} ORDER BY created_at, rowid LIMIT ?", (limit,)
     ).fetchall()
     return [_action(r) for r in rows]
 
@@ -154,7 +154,7 @@ def latest_actions(store: DeviceStore, n: int, today: date | None = None) -> lis
     rows = store.db.execute(
         f"""SELECT {_COLUMNS} FROM actions
             WHERE sync_state != {REJECTED} AND started_on <= ? AND (ended_on IS NULL OR ended_on >= ?)
-            ORDER BY started_on DESC, created_at DESC LIMIT ?""",
+            ORDER BY started_on DESC, created_at DESC, rowid DESC LIMIT ?""",
         (day, day, n),
     ).fetchall()
     return [_action(r) for r in rows]
