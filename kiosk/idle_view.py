@@ -83,8 +83,8 @@ def score_slide(survey: Survey, week: WeekScore, lang: str) -> Slide | None:
     body = idle_text(survey, "idle_positive", lang).format(pct=round(pct))
     before = week.last_week.pct_positive
     if week.comparable and before is not None:
-        arrow = "\u25b2" if round(pct) > round(before) else "\u25bc" if round(pct) < round(before) else "="
-        body += "\n" + idle_text(survey, "idle_last_week", lang).format(pct=round(before)) + f"  {arrow}"
+        # No arrow glyphs: the kiosk's bundled font (Roboto) has none, and the two figures say it already.
+        body += "\n" + idle_text(survey, "idle_last_week", lang).format(pct=round(before))
     return Slide(
         "score", lang, idle_text(survey, "idle_week", lang), f"{round(pct)}%", body,
         idle_text(survey, "idle_touch", lang), band(week.this_week.happy_index),

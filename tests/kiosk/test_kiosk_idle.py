@@ -49,7 +49,7 @@ class IdleTest(KioskCase):
         assert root.sm.current == "idle"
         slide = root.idle.slide
         assert (slide.kind, slide.lang, slide.title, slide.figure) == ("score", "en", "Your feedback this week", "88%")
-        assert root.idle.body.text == "88% of your answers were positive\nLast week: 67%  \u25b2"
+        assert root.idle.body.text == "88% of your answers were positive\nLast week: 67%"
         self.later(idle_mode.SLIDE_S)
         assert root.idle.title.text == "You told us: waiting time"
         assert root.idle.body.text == "We opened a second till at lunch."
