@@ -126,6 +126,8 @@ class SurveyDefaults(_Section):
 
 
 _IDLE = "back to the question after this idle time; default: the survey's"
+_IDLE_SCREEN = "while unused, show the store's score of the week and its actions (the survey can switch it off too)"
+_IDLE_AFTER = "show the idle screen once the question has rested this long; default: the idle timeout"
 
 
 class KioskConfig(_Section):
@@ -143,6 +145,8 @@ class KioskConfig(_Section):
     manager_pin_hash: Annotated[str, Meta(description="from `touchpoint-agent pin-hash`")] | None = None
     idle_timeout_s: Annotated[float, Meta(ge=3, le=600, description=_IDLE)] | None = None
     window_size: Annotated[tuple[int, int], Meta(description="windowed size, e.g. [800, 480]")] | None = None
+    idle_screen: Annotated[bool, Meta(description=_IDLE_SCREEN)] = True
+    idle_screen_after_s: Annotated[float, Meta(ge=3, le=3600, description=_IDLE_AFTER)] | None = None
 
 
 class PanelConfig(_Section):

@@ -4,8 +4,9 @@ Topic ``touchpoint/v1/{location_id}/{device_id}/config``, QoS 1, retained, so a
 device that connects later (or reconnects after days) still gets its current
 survey. Payload ``{"v": 1, "survey_id": "...", "survey": <Survey with version>}``,
 or ``"survey": null`` when HQ withdrew it (the device falls back to its file or
-bundled survey). Hub and agent both use this module, so the two sides cannot
-drift apart.
+bundled survey). An optional ``"actions"`` list carries the location's actions
+("You said, we did") as HQ has them; without the key the device keeps the ones
+it has. Hub and agent both use this module, so the two sides cannot drift apart.
 
 The agent keeps the survey in the device store's meta table under
 :data:`PUSHED_SURVEY_KEY`, where the kiosk and panel read it
@@ -16,17 +17,20 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import Literal
+from collections.abc import Sequence
+from typing import Annotated, Literal
 
 import msgspec
-from msgspec import Struct
+from msgspec import Meta, Struct
 
-from edge_agent.protocol import PROTOCOL_VERSION, Identifier, Invalid, decode, describe_error
+from edge_agent.actions import replace_hub_actions
+from edge_agent.protocol import PROTOCOL_VERSION, Action, Identifier, Invalid, decode, describe_error
 from edge_agent.store import DeviceStore
 from edge_agent.survey import Survey
 
 PUSHED_SURVEY_KEY = "pushed_survey"
 MAX_CONFIG_BYTES = 256_000
+MAX_PUSHED_ACTIONS = 50
 
 log = logging.getLogger("touchpoint.agent.config")
 
@@ -37,15 +41,31 @@ class ConfigMessage(Struct, frozen=True, kw_only=True):
     v: Literal[1]
     survey_id: Identifier | None = None
     survey: Survey | None
+    actions: (
+        Annotated[
+            list[Action],
+            Meta(max_length=MAX_PUSHED_ACTIONS, description="the location's actions at HQ; absent: keep the device's"),
+        ]
+        | None
+    ) = None
 
 
 class ConfigMessageError(ValueError):
     pass
 
 
-def encode_config(survey_id: str | None, survey: Survey | None) -> bytes:
-    """The payload the hub publishes; ``survey=None`` withdraws a pushed survey."""
-    body = {"v": PROTOCOL_VERSION, "survey_id": survey_id if survey is not None else None, "survey": survey}
+def encode_config(survey_id: str | None, survey: Survey | None, actions: Sequence[Action] | None = None) -> bytes:
+    """The payload the hub publishes; ``survey=None`` withdraws a pushed survey.
+
+    ``actions`` (the location's, newest first, at most :data:`MAX_PUSHED_ACTIONS`) is sent only when given.
+    """
+    body: dict[str, object] = {
+        "v": PROTOCOL_VERSION,
+        "survey_id": survey_id if survey is not None else None,
+        "survey": survey,
+    }
+    if actions is not None:
+        body["actions"] = list(actions)
     return msgspec.json.encode(body)
 
 
@@ -61,8 +81,10 @@ def parse_config(payload: bytes) -> ConfigMessage:
         raise ConfigMessageError(f"payload: malformed JSON: {str(exc)[:200]}") from None
 
 
-def store_pushed_config(store: DeviceStore, payload: bytes) -> bool:
+def store_pushed_config(store: DeviceStore, payload: bytes, location_id: str | None = None) -> bool:
     """Apply a config message to the store; True if the pushed survey changed.
+
+    Pushed actions of a location other than ``location_id`` (this device's) are ignored.
 
     An invalid message is logged and ignored: the previous survey stays, so a
     bad push can never leave a kiosk without a question.
@@ -77,6 +99,7 @@ def store_pushed_config(store: DeviceStore, payload: bytes) -> bool:
         )
         return False
     try:
+        _apply_actions(store, message, location_id)
         return _apply(store, message)
     except sqlite3.Error as exc:
         # The broker sends the retained config again on the next (re)connect.
@@ -103,3 +126,13 @@ def _apply(store: DeviceStore, message: ConfigMessage) -> bool:
         name, message.survey.version, message.survey.question.id, message.survey.question.scale,
     )  # fmt: skip
     return True
+
+
+def _apply_actions(store: DeviceStore, message: ConfigMessage, location_id: str | None) -> None:
+    if message.actions is None:
+        return
+    mine = [a for a in message.actions if location_id is None or a.location_id == location_id]
+    if len(mine) != len(message.actions):
+        log.warning("ignored %d pushed actions of other locations", len(message.actions) - len(mine))
+    if replace_hub_actions(store, mine):
+        log.info("received the location's actions from the hub: %d in place", len(mine))

@@ -15,7 +15,7 @@ in Python: :func:`convert` validates values from elsewhere.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -40,6 +40,7 @@ NPS_SCALE = 11
 SCALES = (*SMILEY_SCALES, NPS_SCALE)
 SOURCES = ("touch", "button", "cli", "sim")
 MAX_BATCH_EVENTS = 1000
+MAX_BATCH_ACTIONS = 100
 MAX_PAYLOAD_BYTES = 1_000_000
 INT64_MAX = 2**63 - 1  # SQLite INTEGER is 64-bit
 
@@ -150,7 +151,10 @@ class Rejection(Struct, frozen=True):
 
 
 class Ack(Struct, frozen=True, kw_only=True):
-    """Hub to device, on ``.../ack``, QoS 1, sent only after the hub committed the batch."""
+    """Hub to device, on ``.../ack``, QoS 1, sent only after the hub committed the batch.
+
+    The same message acks an :class:`ActionBatch`: its ``batch_id`` is the action batch's, its ids action ids.
+    """
 
     v: Literal[1] = 1
     batch_id: str
@@ -172,6 +176,50 @@ class Status(Struct, frozen=True, kw_only=True):
     clock_ok: bool | None = None
     held: Annotated[Count, Meta(description="taps held on the device for a trusted clock")] | None = None
     ts: str | None = None
+
+
+ActionText = Annotated[str, Meta(min_length=1, max_length=300)]
+Language = Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
+
+
+class Action(Struct, frozen=True, kw_only=True):
+    """ "You said, we did": something a store changed, shown to shoppers on its kiosk's idle screen.
+
+    Logged on a kiosk's manager view (sent on ``.../actions``) or at HQ (pushed to devices with the config).
+    """
+
+    id: Annotated[EventId, Meta(description="a UUID made where the action was logged; devices emit UUIDv7")]
+    location_id: Identifier
+    text: Annotated[ActionText, Meta(description="what the store did, in the survey's first language")]
+    texts: Annotated[dict[Language, ActionText], Meta(description="the same text per language")] | None = None
+    reason: Annotated[Identifier, Meta(description="the follow-up reason it addresses, e.g. queue")] | None = None
+    started_on: Annotated[date, Meta(description="the local date it started")]
+    ended_on: Annotated[date, Meta(description="the local date it ended; none: still in place")] | None = None
+    logged_by: Annotated[str, Meta(min_length=1, max_length=100, description="e.g. manager@kiosk-1")]
+    created_at: Annotated[datetime, Meta(tz=True, description="when it was logged, with a zone")]
+
+    def __post_init__(self) -> None:
+        if self.ended_on is not None and self.ended_on < self.started_on:
+            raise ValueError(f"ended_on: {self.ended_on} is before started_on {self.started_on}")
+
+    def text_in(self, lang: str) -> str:
+        """The text in ``lang`` where given, else the main text."""
+        return (self.texts or {}).get(lang) or self.text
+
+
+class ActionBatch(Struct, frozen=True):
+    """Device to hub, on ``{root}/{location_id}/{device_id}/actions``, QoS 1.
+
+    The hub answers on ``.../ack`` with an :class:`Ack` whose ``batch_id`` is this one and whose
+    ``accepted``/``duplicates``/``rejected`` name action ids, only after it committed them. The device
+    keeps each action pending until an ack names it, and sends it again until then.
+    """
+
+    v: Literal[1]
+    device_id: Identifier
+    location_id: Identifier
+    batch_id: Identifier
+    actions: Annotated[list[Action], Meta(min_length=1, max_length=MAX_BATCH_ACTIONS)]
 
 
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {}
@@ -217,7 +265,7 @@ def describe_error(exc: Invalid, limit: int = 3) -> str:
 
 # --- topics ---------------------------------------------------------------
 
-Kind = Literal["events", "ack", "status", "config"]
+Kind = Literal["events", "ack", "status", "config", "actions"]
 
 
 def topic(location_id: str, device_id: str, kind: Kind) -> str:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from edge_agent import clock
+from edge_agent import actions, clock
 from edge_agent.migrate import Migration, enable_wal, migrate
 from edge_agent.protocol import SCALES, SOURCES, Event, Invalid, convert, describe_error, format_ts
 
@@ -86,6 +86,9 @@ def _v2(db: sqlite3.Connection) -> None:
 MIGRATIONS = [
     Migration(1, "events, daily counts, meta", _v1),
     Migration(2, "re-dating: redated flag, index of pending taps recorded with an untrusted clock", _v2),
+    Migration(
+        3, "actions: what the store changed, logged here or pushed by HQ (edge_agent/actions.py)", actions.create_table
+    ),
 ]
 
 

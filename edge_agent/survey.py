@@ -13,10 +13,10 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct, field
 
-from edge_agent.protocol import Identifier
+from edge_agent.protocol import Identifier, Language
 from edge_agent.validation import Invalid, convert, describe
 
-Lang = Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
+Lang = Language  # defined with the wire protocol, which action texts share
 Texts = dict[Lang, Annotated[str, Meta(min_length=1, max_length=300)]]
 
 # Strings every survey needs besides its question, with English defaults.
@@ -58,6 +58,9 @@ class Survey(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     response_interval_s: Annotated[float, Meta(ge=0, le=3600)] = 5.0
     idle_timeout_s: Annotated[float, Meta(ge=3, le=600)] = 15.0
     thank_you_s: Annotated[float, Meta(ge=0.5, le=60)] = 3.0
+    # HQ's switch for every kiosk showing this survey: the idle screen (the store's score of the week and
+    # its latest actions). A device can switch it off on its own too (kiosk.idle_screen in device.toml).
+    idle_screen: bool = True
 
     def __post_init__(self) -> None:
         missing = [lang for lang in self.languages if lang not in self.question.text]

@@ -25,6 +25,7 @@ import msgspec
 import paho.mqtt.client as mqtt
 
 from edge_agent import __version__, clock, clock_advice, redate, sdnotify
+from edge_agent.action_sync import ActionSender
 from edge_agent.config import DeviceConfig
 from edge_agent.config_push import store_pushed_config
 from edge_agent.connection import FailureLog, build_client, describe_connect_failure, describe_refusal
@@ -86,6 +87,7 @@ class SyncAgent:
         self._failures = FailureLog(log)  # connect failures, said once, not per retry
         self._next_redate = 0.0
         self.client = self._build_client()
+        self.actions = ActionSender(config, self.store, self._publish_qos1)  # the manager's actions, beside the taps
 
     # --- MQTT plumbing (paho's thread) ---------------------------------------
 
@@ -153,6 +155,7 @@ class SyncAgent:
                     self._redate_if_trusted(now)
                     self._resend_due(now)
                     self._fill_window(now)
+                    self.actions.tick(now)
                     # Tell HQ promptly when a backlog has drained, not only every status interval.
                     drained = self._acked_since_status and not self.inflight
                     if now >= next_status or drained:
@@ -198,7 +201,9 @@ class SyncAgent:
                 kind, data = item
                 continue
             if kind == "config":
-                store_pushed_config(self.store, data)  # logs what it received or why it refused it
+                store_pushed_config(
+                    self.store, data, self.config.location_id
+                )  # logs what it received or why it refused it
             if kind in ("connected", "disconnected"):
                 self.store.set_meta("agent_connected", "1" if kind == "connected" else "0")
             if kind == "connected":
@@ -206,6 +211,7 @@ class SyncAgent:
                 now = time.monotonic()
                 for batch in self.inflight.values():
                     batch.next_retry = now
+                self.actions.reconnected(now)
             elif kind == "disconnected":
                 log.warning("disconnected from broker (%s); taps keep being stored locally", data)
             try:
@@ -229,6 +235,8 @@ class SyncAgent:
                     ack = decode(payload, Ack)
                 except (ValueError, RecursionError) as exc:  # Invalid, not JSON, not UTF-8, too deep
                     log.error("ignored a malformed ack (%d bytes): %s", len(payload), exc)
+                    continue
+                if self.actions.handle_ack(ack):
                     continue
                 if not ack.rejected:
                     run.append(ack)
@@ -349,6 +357,9 @@ class SyncAgent:
         info = self.client.publish(self._events_topic, batch.payload, qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             log.debug("publish of batch %s deferred: rc=%s", batch.batch_id, info.rc)
+
+    def _publish_qos1(self, name: str, payload: bytes) -> None:
+        self.client.publish(name, payload, qos=1)
 
     def _status_payload(self, online: bool) -> bytes:
         status = Status(

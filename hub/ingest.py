@@ -96,6 +96,12 @@ class IngestService:
         self.client.on_message = self._on_message
 
     def _subscriptions(self) -> list[str]:
+        # TODO(lead, issue 11): ingest actions. Subscribe to subscription("actions"); in classify() decode
+        # edge_agent.protocol.ActionBatch (topic ids == payload ids, else dead letter); store the actions
+        # keyed on id (an id seen before is a duplicate) in the same storage.ingest transaction; then publish
+        # Ack(batch_id=<the action batch's>, accepted=[ids], duplicates=[ids], rejected=[...]) on
+        # topic(location, device, "ack") like the event acks below. Contract: docs/protocol.md "Actions";
+        # device side tested in tests/integration/test_action_sync.py. The ACL already lets devices write it.
         subs = [subscription("events"), subscription("status")]
         if self.settings.share_group:
             return [f"$share/{self.settings.share_group}/{s}" for s in subs]

@@ -80,10 +80,22 @@ def _label(**kwargs: Any) -> Label:
 class ManagerScreen(Screen):  # type: ignore[misc]
     """Figures for the kiosk's question today, per hour, reasons, history and sync health."""
 
-    def __init__(self, on_back: Callable[[], None], on_exit: Callable[[], None], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        on_back: Callable[[], None],
+        on_exit: Callable[[], None],
+        on_log_action: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name="manager", **kwargs)
         self.summary: dict[str, Any] | None = None
         self.title = _label(bold=True)
+        # "You said, we did": the one accent-coloured button here (the boot-path test finds it by that).
+        self.log_action = FlatButton(
+            text="Log an action", bold=True, size_hint=(None, None), fill=list(theme.ACCENT), ink=[1, 1, 1, 1]
+        )
+        self.log_action.border = list(theme.ACCENT)
+        self.log_action.bind(on_release=lambda _b: on_log_action() if on_log_action else None)
         self.back = FlatButton(text="Back", size_hint=(None, None))
         self.back.bind(on_release=lambda _b: on_back())
         self.exit = FlatButton(
@@ -104,7 +116,7 @@ class ManagerScreen(Screen):  # type: ignore[misc]
         self.icons: list[Widget] = []
         self.count_labels: list[Label] = []
         for widget in (
-            self.title, self.back, self.exit, self.caption, self.happy_index_label, self.ci_label,
+            self.title, self.log_action, self.back, self.exit, self.caption, self.happy_index_label, self.ci_label,
             self.positive_label, self.n_label, self.note_label, self.chart_caption, self.chart,
             self.reasons_label, self.history_label, self.sync_label,
         ):  # fmt: skip
@@ -185,9 +197,11 @@ class ManagerScreen(Screen):  # type: ignore[misc]
         self.exit.pos = (w - margin - bw * 1.2, h - margin - bar_h)
         self.back.size = (bw, bar_h)
         self.back.pos = (self.exit.x - gap - bw, h - margin - bar_h)
-        for button in (self.back, self.exit):
+        self.log_action.size = (bw * 1.5, bar_h)
+        self.log_action.pos = (self.back.x - gap - bw * 1.5, h - margin - bar_h)
+        for button in (self.log_action, self.back, self.exit):
             button.font_size = max(14.0, 20 * u)
-        fit_text(self.title, self.back.x - margin - gap, bar_h, 24 * u, 12 * u)
+        fit_text(self.title, self.log_action.x - margin - gap, bar_h, 24 * u, 12 * u)
         self.title.pos = (margin, h - margin - bar_h)
 
         footer_line = 0.065 * h

@@ -11,13 +11,16 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from edge_agent.actions import log_action
 from edge_agent.config import DeviceConfig
 from edge_agent.pin import PinGuard
 from edge_agent.recorder import Tap
 from edge_agent.report import manager_summary
 from edge_agent.store import StoreError
 from edge_agent.survey import Survey
+from kiosk.action_presets import Texts, main_text
 from kiosk.services import KioskServices
+from kiosk.ui.action_log import LOG_ACTION, ActionLogScreen
 from kiosk.ui.flow import MessageScreen
 from kiosk.ui.manager import ManagerScreen
 from kiosk.ui.pinpad import PinScreen
@@ -39,6 +42,7 @@ class ManagerAccess:
     sm: Any
     pin: PinScreen
     manager: ManagerScreen
+    action_log: ActionLogScreen
     no_manager: MessageScreen
     services: KioskServices | None
     survey: Survey | None
@@ -116,6 +120,42 @@ class ManagerAccess:
             if self.survey.question.follow_up is not None:
                 names = {r.id: self.survey.text(r.text, "en") for r in self.survey.question.follow_up.reasons}
         self.manager.show(summary, qid, names)
+
+    def open_action_log(self) -> None:
+        """ "Log an action" on the manager view: reason, then text (kiosk/ui/action_log.py)."""
+        if self.survey is None:
+            return
+        self.action_log.start(self.survey)
+        self.sm.current = LOG_ACTION
+        self._set_timer(MANAGER_IDLE_S, self.show_question, rearm=True)
+
+    def log_manager_action(self, reason: str | None, texts: Texts) -> None:
+        """Store the chosen action on the device, starting today; the agent takes it to HQ (exactly once)."""
+        assert self.survey is not None
+        text = main_text(texts, self.survey.languages)
+        if self.services is None:
+            self.action_log.show_done(f"Not logged: the store is unavailable ({self.store_error}).")
+            return
+        try:
+            with self.services.store.reopen() as writer:  # the Recorder's connection may be busy on a panel thread
+                action = log_action(
+                    writer, text, location_id=self.config.location_id, reason=reason, texts=texts,
+                    logged_by=f"manager@{self.config.device_id}",
+                )  # fmt: skip
+        except (StoreError, sqlite3.Error, ValueError) as exc:
+            log.error("action NOT logged: %s", exc)
+            self.action_log.show_done(f"Not logged: {exc}")
+            return
+        log.info("action logged: id %s reason %s started %s: %s", action.id, reason, action.started_on, text)
+        self.action_log.show_done(
+            f"Logged, starting today: \u201c{text}\u201d\n"
+            "Shoppers see it on the idle screen; it reaches HQ when the kiosk is online."
+        )
+
+    def close_action_log(self) -> None:
+        self._render_manager()
+        self.sm.current = MANAGER
+        self._set_timer(MANAGER_IDLE_S, self.show_question, rearm=True)
 
     def exit_kiosk(self) -> None:
         log.warning("manager chose Exit kiosk")

@@ -34,10 +34,14 @@ from edge_agent.pin import PinGuard
 from edge_agent.recorder import Tap
 from edge_agent.store import StoreError
 from edge_agent.survey import Survey
+from kiosk.idle_view import Slide
 from kiosk.services import KioskServices, PanelHooks, open_services
 from kiosk.ui import theme
+from kiosk.ui.action_log import ActionLogScreen
 from kiosk.ui.flow import FollowUpScreen, MessageScreen, ThankYouScreen
 from kiosk.ui.gesture import CornerHold
+from kiosk.ui.idle import IDLE, IdleScreen
+from kiosk.ui.idle_mode import IdleMode
 from kiosk.ui.manager import ManagerScreen
 from kiosk.ui.manager_access import MANAGER, NO_MANAGER, PIN, ManagerAccess
 from kiosk.ui.pinpad import PinScreen
@@ -46,7 +50,7 @@ from kiosk.ui.question import QuestionScreen
 log = logging.getLogger("touchpoint.kiosk")
 
 QUESTION, FOLLOW_UP, THANK_YOU, ERROR = "question", "follow_up", "thank_you", "error"
-SHOPPER_SCREENS = (QUESTION, FOLLOW_UP, THANK_YOU, ERROR)
+SHOPPER_SCREENS = (QUESTION, FOLLOW_UP, THANK_YOU, ERROR, IDLE)
 HOLD_S = 3.0  # manager gesture: seconds held in the corner
 FEEDBACK_S = 0.25  # the chosen face stays enlarged this long before the next screen
 ERROR_SHOW_S = 8.0  # a failed save is explained this long, then the question comes back for a retry
@@ -59,7 +63,7 @@ class _Timer:
     rearm_s: float | None  # a touch anywhere restarts it (someone is still there)
 
 
-class KioskRoot(ManagerAccess, FloatLayout):  # type: ignore[misc]
+class KioskRoot(ManagerAccess, IdleMode, FloatLayout):  # type: ignore[misc]
     """Everything on the screen; :meth:`shutdown` stops its clock and closes the store."""
 
     def __init__(
@@ -93,6 +97,8 @@ class KioskRoot(ManagerAccess, FloatLayout):  # type: ignore[misc]
         self._next_retry = 0.0
         self._next_poll = 0.0
         self._next_manager_refresh = 0.0
+        self._slides: list[Slide] = []
+        self._slide_at = 0
 
         with self.canvas.before:
             Color(*theme.BACKGROUND)
@@ -104,12 +110,17 @@ class KioskRoot(ManagerAccess, FloatLayout):  # type: ignore[misc]
         self.follow_up = FollowUpScreen(on_reason=self.give_reason)
         self.thank_you = ThankYouScreen()
         self.pin = PinScreen(on_submit=self.submit_pin, on_cancel=self.show_question)
-        self.manager = ManagerScreen(on_back=self.show_question, on_exit=self.exit_kiosk)
+        self.manager = ManagerScreen(
+            on_back=self.show_question, on_exit=self.exit_kiosk, on_log_action=self.open_action_log
+        )
+        self.action_log = ActionLogScreen(on_log=self.log_manager_action, on_done=self.close_action_log)
+        self.idle = IdleScreen()
         self.error = MessageScreen(ERROR)
         self.no_manager = MessageScreen(NO_MANAGER, on_back=self.show_question)
         for screen in (self.question, self.follow_up, self.thank_you, self.pin, self.manager, self.error):
             self.sm.add_widget(screen)
-        self.sm.add_widget(self.no_manager)
+        for screen in (self.no_manager, self.action_log, self.idle):
+            self.sm.add_widget(screen)
         self.add_widget(self.sm)
         self.corner = CornerHold(now, enabled=lambda: self.sm.current in SHOPPER_SCREENS)
         self.add_widget(self.corner)
@@ -205,6 +216,9 @@ class KioskRoot(ManagerAccess, FloatLayout):  # type: ignore[misc]
         timer = self._timer
         if timer is not None and timer.rearm_s is not None:
             timer.deadline = self.now() + timer.rearm_s
+        if self.sm.current == IDLE:  # the first touch anywhere wakes the kiosk; no button ever sees it
+            self.wake_from_idle()
+            return True
         return bool(super().on_touch_down(touch))
 
     def _poll_survey(self) -> None:
@@ -242,6 +256,7 @@ class KioskRoot(ManagerAccess, FloatLayout):  # type: ignore[misc]
             self.lang = self.default_language()
         self.question.show(self.survey, self.lang)
         self.sm.current = QUESTION
+        self.arm_idle()
 
     def choose_language(self, code: str) -> None:
         if self.survey is None or self.busy or self.sm.current != QUESTION:
@@ -252,7 +267,7 @@ class KioskRoot(ManagerAccess, FloatLayout):  # type: ignore[misc]
         if code != self.default_language():
             self._set_timer(self.survey.idle_timeout_s, self.show_question, rearm=True)
         else:
-            self._timer = None
+            self.arm_idle()
 
     def answer(self, value: int) -> None:
         """A face was tapped: store it first; feedback and the next screen only once it is durable."""

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import msgspec
 import pytest
 
 from edge_agent.config_push import encode_config
-from edge_agent.protocol import Ack, Rejection, Status, encode, encode_sparse
+from edge_agent.protocol import Ack, ActionBatch, Rejection, Status, encode, encode_sparse
 from edge_agent.protocol_schema import OUTPUT, render
 from edge_agent.survey import default_survey
 
@@ -29,6 +30,11 @@ def doc_example(name: str) -> Any:
     return json.loads(match.group(1))
 
 
+def actions_doc() -> dict[str, Any]:
+    action: dict[str, Any] = doc_example("actions")["actions"][0]
+    return action
+
+
 def test_the_published_schema_is_up_to_date() -> None:
     assert OUTPUT.read_text(encoding="utf-8") == render(), (
         "docs/protocol.schema.json is stale: run .venv/bin/python -m edge_agent.protocol_schema"
@@ -40,6 +46,11 @@ def test_the_documented_examples_and_what_the_code_sends_are_valid() -> None:
     assert validator("config").is_valid(doc_example("config"))
     assert validator("config").is_valid(json.loads(encode_config("s-1", default_survey())))
     assert validator("config").is_valid(json.loads(encode_config(None, None)))
+    assert validator("actions").is_valid(doc_example("actions"))
+    actions = msgspec.convert(doc_example("actions"), ActionBatch).actions
+    assert validator("config").is_valid(json.loads(encode_config("s-1", default_survey(), actions)))
+    for bad in ({"reason": "no spaces"}, {"ended_on": 5}, {"text": ""}, {"id": "1"}):
+        assert not validator("actions").is_valid({**doc_example("actions"), "actions": [{**actions_doc(), **bad}]})
     ack = Ack(batch_id="b-1", accepted=["x"], rejected=[Rejection(id="#2", error="value: ...")])
     assert validator("ack").is_valid(json.loads(encode(ack)))
     status = Status(online=True, device_id="dev-1", location_id="store-1", backlog=0, clock_ok=True, held=0)

@@ -349,9 +349,9 @@ def test_reopening_is_a_no_op_migration(db_path: Path) -> None:
     assert raw(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
     conn = sqlite3.connect(str(db_path))
     try:
-        assert current_version(conn) == len(MIGRATIONS) == 2  # 2: re-dating (redated flag)
+        assert current_version(conn) == len(MIGRATIONS) == 3  # 2: re-dating (redated flag), 3: actions
         assert migrate(conn, MIGRATIONS, "device store") == []
-        assert set(table_names(conn)) >= {"events", "daily_counts", "meta"}
+        assert set(table_names(conn)) >= {"events", "daily_counts", "meta", "actions"}
     finally:
         conn.close()
     with DeviceStore(db_path) as store:  # and a second open keeps the data
@@ -365,7 +365,7 @@ def test_a_newer_schema_is_refused(db_path: Path) -> None:
     conn = sqlite3.connect(str(db_path))
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     conn.close()
-    with pytest.raises(SchemaTooNewError, match=r"schema version 3, newer than this release knows \(2\)"):
+    with pytest.raises(SchemaTooNewError, match=r"schema version 4, newer than this release knows \(3\)"):
         DeviceStore(db_path)
 
 

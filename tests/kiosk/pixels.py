@@ -163,3 +163,31 @@ def manager(image: Image.Image) -> Blob | None:
     """The red "Exit kiosk" button that only the manager view has."""
     exits = blobs(image, rgb8(theme.DANGER))
     return exits[0] if len(exits) == 1 else None
+
+
+def manager_buttons(image: Image.Image) -> tuple[Blob, Blob] | None:
+    """The manager view's "Log an action" (the one accent-coloured button) and Back (white, left of Exit)."""
+    exit_button = manager(image)
+    accents = blobs(image, rgb8(theme.ACCENT))
+    if exit_button is None or len(accents) != 1:
+        return None
+    same_row = [
+        b
+        for b in blobs(image, WHITE)
+        if abs(b.center[1] - exit_button.center[1]) <= STEP and b.right <= exit_button.left
+    ]
+    return (accents[0], max(same_row, key=lambda b: b.left)) if same_row else None
+
+
+def chips(image: Image.Image, count: int) -> list[Blob] | None:
+    """Exactly ``count`` white buttons in reading order, with no faces, no Exit and no accent colour on screen."""
+    if _faces_shown(image) or blobs(image, rgb8(theme.DANGER)) or blobs(image, rgb8(theme.ACCENT)):
+        return None
+    found = [b for row in rows(blobs(image, WHITE)) for b in row]
+    return found if len(found) == count else None
+
+
+def idle(image: Image.Image) -> Blob | None:
+    """The idle screen's accent band across the top of the screen, and no faces."""
+    bands = [b for b in blobs(image, rgb8(theme.ACCENT)) if b.top <= STEP and b.width >= 0.95 * image.width]
+    return bands[0] if len(bands) == 1 and not _faces_shown(image) else None

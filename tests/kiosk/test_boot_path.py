@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from edge_agent.pin import hash_pin
 from edge_agent.store import DeviceStore
@@ -39,6 +39,7 @@ TITLE = "Touchpoint test-store / kiosk-boot"
 REASONS = [reason.id for reason in default_survey().question.follow_up.reasons]  # type: ignore[union-attr]
 # (face value, reason chip to click or None): the two negative faces ask for a reason.
 ANSWERS = [(0, "staff"), (1, "price"), (2, None), (3, None)]
+IDLE_AFTER_S = 6  # the question rests this long before the idle screen (the test clicks faster than that)
 
 
 def seed_history(db_path: Path) -> None:
@@ -46,7 +47,8 @@ def seed_history(db_path: Path) -> None:
     rng = random.Random(7)
     today = datetime.now(ZoneInfo(TZ)).replace(minute=0, second=0, microsecond=0)
     with DeviceStore(db_path, TZ, synchronous="NORMAL") as store:
-        for day, count in ((today - timedelta(days=1), 90), (today, 140)):
+        # Nine days ago: last week, for the idle screen's "this week against last week".
+        for day, count in ((today - timedelta(days=9), 120), (today - timedelta(days=1), 90), (today, 140)):
             for _ in range(count):
                 hour = min(20, max(8, int(rng.gauss(14, 3))))
                 value = rng.choices(range(4), [1, 2, 5, 9])[0]
@@ -59,8 +61,16 @@ def seed_history(db_path: Path) -> None:
                     reason=reason,
                     now=day.replace(hour=hour, minute=rng.randrange(60)),
                 )
-        store.mark_synced([str(r["id"]) for r in store.pending_after(0, 200, now=float("inf"))])
+        store.mark_synced([str(r["id"]) for r in store.pending_after(0, 500, now=float("inf"))])
         store.set_meta("agent_connected", "1")
+
+
+def action_rows(db_path: Path) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute("SELECT reason, text, logged_by, sync_state, started_on FROM actions").fetchall()
+    finally:
+        conn.close()
 
 
 def touch_rows(db_path: Path) -> list[dict[str, Any]]:
@@ -120,6 +130,7 @@ def kiosk(root: Path, screen: tuple[XServer, tuple[int, int]]) -> Iterator[Boote
         f'[store]\npath = "{store}"\n\n'
         "[survey]\nresponse_interval_s = 0  # consecutive test clicks all count\n\n"
         f'[kiosk]\nmanager_pin_hash = "{hash_pin(PIN)}"\n'
+        f"idle_screen_after_s = {IDLE_AFTER_S}\n"
     )
     display_env = etc / "display.env"
     display_env.write_text("XRANDR_ROTATE=normal\n")  # what setup-pi.sh --rotation 0 writes
@@ -186,6 +197,36 @@ def test_the_booted_kiosk_covers_the_screen_and_takes_clicks_where_it_draws(
         kiosk.click(keys[key])
     image, _exit = kiosk.settled(pixels.manager, "manager view")
     save(image, "manager", size)
+
+    # "Log an action": a reason, then a ready-made text; it lands in the device store, pending for the hub.
+    _image, (log_action, _back) = kiosk.settled(pixels.manager_buttons, "Log an action on the manager view")
+    kiosk.click(log_action)
+    image, reasons = kiosk.settled(partial(pixels.chips, count=len(REASONS) + 1), "reasons to log an action for")
+    save(image, "log-action", size)
+    kiosk.click(reasons[REASONS.index("queue")])
+    _image, texts = kiosk.settled(partial(pixels.chips, count=3), "ready-made action texts")
+    kiosk.click(texts[0])
+    _image, [done] = kiosk.settled(partial(pixels.chips, count=1), "the action logged")
+    today = datetime.now(ZoneInfo(TZ)).date().isoformat()
+    assert action_rows(store) == [("queue", "We opened a second till at lunch.", "manager@kiosk-boot", 0, today)]
+    kiosk.click(done)
+
+    # Back to the question; once it rests, the idle screen rotates the week's score and the action.
+    _image, (_log, back) = kiosk.settled(pixels.manager_buttons, "manager view again")
+    kiosk.click(back)
+    _image, faces = kiosk.wait(pixels.question, "question after the manager view")
+    score_slide, _band = kiosk.settled(pixels.idle, "idle screen", timeout_s=IDLE_AFTER_S + 30)
+    save(score_slide, "idle-score", size)
+
+    def changed(image: Image.Image) -> Any:
+        return pixels.idle(image) if ImageChops.difference(image, score_slide).getbbox() else None
+
+    action_slide, _band = kiosk.settled(changed, "idle screen's next slide", timeout_s=30)
+    save(action_slide, "idle-action", size)
+    kiosk.click(faces[0])  # where the most negative face is drawn: it wakes the kiosk and is not an answer
+    kiosk.settled(pixels.question, "question after a touch on the idle screen")
+    time.sleep(1)
+    assert len(touch_rows(store)) == len(ANSWERS)
 
     assert kiosk.stop() == 0, kiosk.log()
     log = kiosk.log()

@@ -70,6 +70,7 @@ def test_password_file_and_acl_list_only_active_accounts() -> None:
     acl = render_acl(accounts)
     assert "user k2" not in acl and "s2" not in acl
     assert "user k1\ntopic write touchpoint/v1/s1/k1/events\ntopic write touchpoint/v1/s1/k1/status\n" in acl
+    assert "topic write touchpoint/v1/s1/k1/actions\n" in acl  # "You said, we did", logged on the kiosk
     assert "topic read touchpoint/v1/s1/k1/ack\ntopic read touchpoint/v1/s1/k1/config\n" in acl
     assert "user touchpoint-hub\ntopic read touchpoint/v1/+/+/events\n" in acl
     assert "topic write touchpoint/v1/+/+/ack\ntopic write touchpoint/v1/+/+/config\n" in acl
