@@ -12,7 +12,7 @@ import pytest
 from msgspec.structs import replace
 
 from edge_agent.protocol import Event
-from hub.quarantine import FUTURE_TOLERANCE, verdict
+from hub.domain.quarantine import FUTURE_TOLERANCE, verdict
 from hub.storage.base import IncomingBatch
 from hub.storage.sqlite import SqliteStorage
 

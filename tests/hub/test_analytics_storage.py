@@ -16,7 +16,7 @@ from edge_agent.protocol import Event
 from hub.storage.base import IncomingBatch, ScoreQuery
 from hub.storage.base_analytics import EventQuery, LocationChanges, LocationSpec, ReasonQuery, Selection
 from hub.storage.sqlite import SqliteStorage
-from hub.storage.sqlite_analytics import day_filters, truncate_region
+from hub.storage.sql.analytics import day_filters, truncate_region
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 HELSINKI = ZoneInfo("Europe/Helsinki")

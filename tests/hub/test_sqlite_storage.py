@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from edge_agent.protocol import Event, Rejection, Status
 from hub.storage.base import CountsRow, DeadLetter, IncomingBatch, IngestResult, ScoreQuery, StatusUpdate
 from hub.storage.sqlite import SqliteStorage, hash_token
-from hub.storage.sqlite_schema import MIGRATIONS
+from hub.storage.sqlite.schema import MIGRATIONS
 
 RECEIVED = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

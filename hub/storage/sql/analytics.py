@@ -1,4 +1,4 @@
-"""HQ analytics on SQLite, mixed into :class:`~hub.storage.sqlite.SqliteStorage`.
+"""HQ analytics, shared by both backends.
 
 Rollup queries pick the locations first (from the small ``locations`` table),
 then read each one's rows by the rollups' primary-key prefix ``(location_id,
@@ -11,14 +11,11 @@ store moved to another region takes its history along. Exports use the
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from edge_agent.protocol import format_ts
 from edge_agent.scores import Polarity
@@ -35,6 +32,7 @@ from hub.storage.base_analytics import (
     Selection,
     TimezoneSource,
 )
+from hub.storage.sql.db import SqlHost
 
 # group_by -> (rollup table, key names in the rows, SQL key expressions, keys that come from the location)
 _SCORE_GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
@@ -51,7 +49,6 @@ _EXPORT_SELECT = (
     "SELECT e.pk, e.id, e.device_id, e.location_id, e.seq, e.ts, e.local_day, e.local_hour, e.question_id, "
     "e.scale, e.value, e.reason, e.source, e.misuse, e.survey_version FROM events AS e"
 )
-_EXPORT_TIMEOUT_S = 15.0
 
 
 def truncate_region(region: str | None, level: int | None) -> str:
@@ -102,7 +99,7 @@ def _selection_sql(selection: Selection) -> tuple[str, list[object]]:
     if selection.location_id is not None:
         clauses.append("l.location_id = ?")
         params.append(selection.location_id)
-    return " AND ".join(clauses) or "1", params
+    return " AND ".join(clauses) or "TRUE", params
 
 
 def _record(row: tuple[object, ...]) -> LocationRecord:
@@ -150,15 +147,7 @@ class _Grouped:
     region_level: int | None
 
 
-class SqliteAnalytics:
-    """Needs the host class's ``path``, ``_reader()`` and ``_write()``."""
-
-    if TYPE_CHECKING:
-        path: Path
-
-        def _reader(self) -> sqlite3.Connection: ...
-
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+class SqlAnalytics(SqlHost):
 
     # --- rollups: scores and reasons, read location by location -------------
 
@@ -175,7 +164,7 @@ class SqliteAnalytics:
         The prefix holds the keys that come from the location (``query.from_location``) and the day filter.
         One query per location: each seeks the rollup's key prefix (location_id, day) and sorts only that
         location's rows, in memory. One query over the fleet would sort every row at once and spill to
-        disk: about twice the CPU for a year of hourly rollups.
+        disk: about twice the CPU for a year of hourly rollups (measured on SQLite).
         """
         terms = "".join(f" AND r.{column} = ?" for column in extra)
         reader = self._reader()
@@ -263,8 +252,9 @@ class SqliteAnalytics:
         if "timezone" in changes.given:
             sets.append("timezone_source = 'registered'")
         with self._write() as conn:
-            cur = conn.execute(f"UPDATE locations SET {', '.join(sets)} WHERE location_id = ?", [*params, location_id])
-        return None if cur.rowcount == 0 else self.location(location_id)
+            sql = f"UPDATE locations SET {', '.join(sets)} WHERE location_id = ?"
+            changed = conn.execute(sql, [*params, location_id]).rowcount
+        return None if changed == 0 else self.location(location_id)
 
     # --- reasons ------------------------------------------------------------
 
@@ -292,24 +282,14 @@ class SqliteAnalytics:
         """Pks come from the (local_day, location_id) index alone; only the page's rows are read in full."""
         where, params = _event_where(query)
         sql = (
-            f"{_EXPORT_SELECT} WHERE e.pk IN (SELECT e.pk FROM events AS e INDEXED BY events_day_location "
+            f"{_EXPORT_SELECT} WHERE e.pk IN (SELECT e.pk FROM events AS e{self.dialect.index_hint('events_day_location')} "
             f"WHERE {where} AND e.pk > ? ORDER BY e.pk LIMIT ?) ORDER BY e.pk"
         )
         rows = self._reader().execute(sql, [*params, after_pk, limit]).fetchall()
         return [(int(row[0]), tuple(row[1:])) for row in rows]
 
-    def iter_events(self, query: EventQuery, chunk_size: int) -> Iterator[list[ExportRow]]:
-        """One statement on a connection of its own, in index order (no sort), read ``chunk_size`` rows at a time.
-
-        Its own connection, because the chunks are read from whichever thread serves the response.
-        """
+    def _export_sql(self, query: EventQuery) -> tuple[str, list[object]]:
+        """The statement ``iter_events`` runs: the events of the query in index order, so without a sort."""
         where, params = _event_where(query)
-        sql = f"{_EXPORT_SELECT} INDEXED BY events_day_location WHERE {where} ORDER BY e.local_day, e.location_id, e.pk"
-        conn = sqlite3.connect(str(self.path), timeout=_EXPORT_TIMEOUT_S, check_same_thread=False)
-        try:
-            conn.execute("PRAGMA query_only = 1")
-            cursor = conn.execute(sql, params)
-            while chunk := cursor.fetchmany(chunk_size):
-                yield [tuple(row[1:]) for row in chunk]
-        finally:
-            conn.close()
+        hint = self.dialect.index_hint("events_day_location")
+        return f"{_EXPORT_SELECT}{hint} WHERE {where} ORDER BY e.local_day, e.location_id, e.pk", params
