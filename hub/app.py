@@ -48,6 +48,8 @@ def create_app(settings: HubSettings, with_ingest: bool = True) -> FastAPI:
     )
     for module in (health, metrics, scores, reasons, export, locations, fleet, surveys, alerts, tokens):
         app.include_router(module.router)
-    app.include_router(quarantine_routes.router)  # GET /api/v1/quarantine: kept, never counted (hub/domain/quarantine.py)
+    app.include_router(
+        quarantine_routes.router
+    )  # GET /api/v1/quarantine: kept, never counted (hub/domain/quarantine.py)
     app.include_router(dashboard_router)  # HTML pages at /, /locations/{id}, /devices, /login
     return app

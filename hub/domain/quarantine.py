@@ -33,6 +33,7 @@ Cause = Literal["clock_not_ok", "future", "before_floor", "before_provisioning"]
 CAUSES: tuple[Cause, ...] = ("clock_not_ok", "future", "before_floor", "before_provisioning")
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
+
 @dataclass(frozen=True)
 class Verdict:
     cause: Cause

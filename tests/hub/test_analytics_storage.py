@@ -1,22 +1,21 @@
-"""SqliteStorage's analytics mixin and the reasons rollup, on real SQLite files."""
+"""The shared analytics SQL and the reasons rollup, on both backends (a SQLite file, a real PostgreSQL)."""
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from edge_agent.protocol import Event
-from hub.storage.base import IncomingBatch, ScoreQuery
+from hub.storage import open_storage
+from hub.storage.base import IncomingBatch, ScoreQuery, Storage
 from hub.storage.base_analytics import EventQuery, LocationChanges, LocationSpec, ReasonQuery, Selection
-from hub.storage.sqlite import SqliteStorage
 from hub.storage.sql.analytics import day_filters, truncate_region
+from tests.hub.backends import raw
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -48,8 +47,8 @@ class Taps:
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
-    s = SqliteStorage(tmp_path / "hub.sqlite")
+def storage(db: str) -> Iterator[Storage]:
+    s = open_storage(db)
     for location_id, region in REGIONS.items():
         s.register_location(LocationSpec(location_id, location_id.upper(), "Europe/Helsinki", region), NOW)
     try:
@@ -58,23 +57,15 @@ def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
         s.close()
 
 
-def ingest(storage: SqliteStorage, location: str, events: list[Event], device: str | None = None) -> None:
+def ingest(storage: Storage, location: str, events: list[Event], device: str | None = None) -> None:
     batch = IncomingBatch(device or f"dev-{location}", location, str(uuid.uuid4()), events)
     storage.ingest([batch], [], [], NOW)
-
-
-def raw(storage: SqliteStorage, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(storage.path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 # --- the reasons rollup ---------------------------------------------------------------
 
 
-def test_reasons_are_rolled_up_at_ingest_by_polarity_once_and_without_misuse(storage: SqliteStorage) -> None:
+def test_reasons_are_rolled_up_at_ingest_by_polarity_once_and_without_misuse(storage: Storage) -> None:
     tap = Taps()
     day = datetime(2026, 3, 9, 10, 0)
     events = [
@@ -105,7 +96,7 @@ def test_reasons_are_rolled_up_at_ingest_by_polarity_once_and_without_misuse(sto
     ]
 
 
-def test_reasons_rollup_matches_the_events_table(storage: SqliteStorage) -> None:
+def test_reasons_rollup_matches_the_events_table(storage: Storage) -> None:
     tap = Taps()
     for i in range(60):
         local = datetime(2026, 3, 1 + i % 9, 8 + i % 12, 0)
@@ -123,7 +114,7 @@ def test_reasons_rollup_matches_the_events_table(storage: SqliteStorage) -> None
     assert from_rollup == from_events and len(from_events) > 10
 
 
-def test_reason_counts_group_filter_and_truncate(storage: SqliteStorage) -> None:
+def test_reason_counts_group_filter_and_truncate(storage: Storage) -> None:
     tap = Taps()
     day = datetime(2026, 3, 9, 10, 0)
     ingest(storage, "hel-1", [tap(day, 0, reason="queue"), tap(day, 0, reason="queue"), tap(day, 1, reason="dirty")])
@@ -159,7 +150,7 @@ def test_truncate_region() -> None:
     assert truncate_region(None, 1) == truncate_region("", None) == "(none)"
 
 
-def test_scores_by_region_at_every_level(storage: SqliteStorage) -> None:
+def test_scores_by_region_at_every_level(storage: Storage) -> None:
     tap = Taps()
     day = datetime(2026, 3, 9, 10, 0)
     ingest(storage, "hel-1", [tap(day, 3), tap(day, 0)])
@@ -184,7 +175,7 @@ def test_scores_by_region_at_every_level(storage: SqliteStorage) -> None:
     assert [(r.keys["location_id"], r.counts) for r in only] == [("hel-1", [1, 0, 0, 1]), ("hel-2", [0, 0, 0, 1])]
 
 
-def test_weekday_hour_uses_the_local_day_and_hour(storage: SqliteStorage) -> None:
+def test_weekday_hour_uses_the_local_day_and_hour(storage: Storage) -> None:
     tap = Taps()
     # Sunday 2026-03-15 23:30 in Helsinki is 21:30Z on Sunday; Monday 00:30 local is still Sunday in UTC.
     events = [
@@ -217,7 +208,7 @@ def test_day_filters_list_each_weekday_once() -> None:
 # --- locations ----------------------------------------------------------------------
 
 
-def test_register_takes_over_a_location_seen_from_events_and_refuses_a_second_time(storage: SqliteStorage) -> None:
+def test_register_takes_over_a_location_seen_from_events_and_refuses_a_second_time(storage: Storage) -> None:
     ingest(storage, "pop-up", [Taps()(datetime(2026, 3, 9, 10), 3, tz=ZoneInfo("Asia/Tokyo"))])
     seen = storage.location("pop-up")
     assert seen is not None and (seen.timezone, seen.timezone_source, seen.name) == ("Asia/Tokyo", "events", None)
@@ -232,7 +223,7 @@ def test_register_takes_over_a_location_seen_from_events_and_refuses_a_second_ti
     assert storage.register_location(spec, NOW) is None
 
 
-def test_update_changes_only_the_given_fields(storage: SqliteStorage) -> None:
+def test_update_changes_only_the_given_fields(storage: Storage) -> None:
     later = datetime(2026, 3, 21, tzinfo=UTC)
     changed = storage.update_location("hel-1", LocationChanges(frozenset({"region"}), region=None), later)
     assert changed is not None and (changed.region, changed.name, changed.timezone) == (
@@ -253,7 +244,7 @@ def test_update_changes_only_the_given_fields(storage: SqliteStorage) -> None:
 # --- events export --------------------------------------------------------------------------
 
 
-def test_event_pages_return_every_event_once_even_with_inserts_between_pages(storage: SqliteStorage) -> None:
+def test_event_pages_return_every_event_once_even_with_inserts_between_pages(storage: Storage) -> None:
     tap = Taps()
     first = [tap(datetime(2026, 3, 9 + i % 3, 10), i % 4, reason=f"r{i}") for i in range(25)]
     ingest(storage, "hel-1", first)
@@ -273,7 +264,7 @@ def test_event_pages_return_every_event_once_even_with_inserts_between_pages(sto
     }
 
 
-def test_iter_events_in_chunks_ordered_by_day_location_and_arrival(storage: SqliteStorage) -> None:
+def test_iter_events_in_chunks_ordered_by_day_location_and_arrival(storage: Storage) -> None:
     tap = Taps()
     ingest(storage, "sto-1", [tap(datetime(2026, 3, 10, 9), 1), tap(datetime(2026, 3, 9, 9), 2)])
     ingest(storage, "hel-1", [tap(datetime(2026, 3, 10, 9), 3), tap(datetime(2026, 3, 12, 9), 0, misuse=True)])

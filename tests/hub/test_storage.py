@@ -1,11 +1,9 @@
-"""The hub's storage on both backends (real SQLite files, a real PostgreSQL): ingest, rollups, devices, tokens, dead letters."""
+"""The hub's storage on both backends (SQLite, PostgreSQL): ingest, rollups, devices, tokens, dead letters."""
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -17,9 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge_agent.protocol import Event, Rejection, Status
-from hub.storage.base import CountsRow, DeadLetter, IncomingBatch, IngestResult, ScoreQuery, StatusUpdate
 from hub.storage import open_storage
-from hub.storage.base import Storage
+from hub.storage.base import CountsRow, DeadLetter, IncomingBatch, IngestResult, ScoreQuery, StatusUpdate, Storage
 from hub.storage.sqlite import SqliteStorage, hash_token
 from hub.storage.sqlite.schema import MIGRATIONS
 from tests.hub.backends import INTEGRITY_ERRORS, raw

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from contextlib import suppress
 from typing import Any
 
 import psycopg
@@ -66,10 +67,8 @@ class PgAdvisoryLeader:
         """Give the lock up (closing the session releases it too, even if the unlock cannot be sent)."""
         with self._lock:
             if self._held and self._conn is not None:
-                try:
+                with suppress(psycopg.Error):
                     self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
-                except psycopg.Error:
-                    pass
             self._drop()
 
     def _still_held(self) -> bool:
@@ -90,8 +89,6 @@ class PgAdvisoryLeader:
     def _drop(self) -> None:
         self._held = False
         if self._conn is not None:
-            try:
+            with suppress(psycopg.Error):
                 self._conn.close()
-            except psycopg.Error:
-                pass
             self._conn = None

@@ -19,7 +19,6 @@ def _marks(values: list[str]) -> str:
 
 
 class SqlAlertReads(SqlHost):
-
     def alert_locations(self) -> list[LocationInfo]:
         rows = self._reader().execute(
             "SELECT l.location_id, l.region, l.timezone, l.opening_hours, "

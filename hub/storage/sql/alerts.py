@@ -53,7 +53,6 @@ def _region_clause(column: str, region: str) -> tuple[str, list[object]]:
 
 
 class SqlAlerts(SqlHost):
-
     # --- rules --------------------------------------------------------------
 
     def create_rule(self, spec: RuleSpec, now: datetime) -> AlertRule:

@@ -148,7 +148,6 @@ class _Grouped:
 
 
 class SqlAnalytics(SqlHost):
-
     # --- rollups: scores and reasons, read location by location -------------
 
     def _per_location(
@@ -281,8 +280,9 @@ class SqlAnalytics(SqlHost):
     def event_page(self, query: EventQuery, after_pk: int, limit: int) -> list[tuple[int, ExportRow]]:
         """Pks come from the (local_day, location_id) index alone; only the page's rows are read in full."""
         where, params = _event_where(query)
+        hint = self.dialect.index_hint("events_day_location")
         sql = (
-            f"{_EXPORT_SELECT} WHERE e.pk IN (SELECT e.pk FROM events AS e{self.dialect.index_hint('events_day_location')} "
+            f"{_EXPORT_SELECT} WHERE e.pk IN (SELECT e.pk FROM events AS e{hint} "
             f"WHERE {where} AND e.pk > ? ORDER BY e.pk LIMIT ?) ORDER BY e.pk"
         )
         rows = self._reader().execute(sql, [*params, after_pk, limit]).fetchall()

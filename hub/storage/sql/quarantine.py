@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from hub.storage.sql.db import SqlHost
 
-
 _LIST_COLUMNS = (
     "pk, id, device_id, location_id, seq, ts, claimed_day, claimed_hour, tz, clock_ok, question_id, scale, value, "
     "reason, source, misuse, boot_id, mono_ms, batch_id, received_at, cause, detail"
@@ -12,7 +11,6 @@ _LIST_COLUMNS = (
 
 
 class SqlQuarantine(SqlHost):
-
     def quarantine_list(
         self, limit: int, device_id: str | None = None, cause: str | None = None, before: int | None = None
     ) -> list[dict[str, object]]:

@@ -37,7 +37,7 @@ def render(sql: str, dialect: DialectName) -> str:
 
 
 _v1 = (
-        """CREATE TABLE locations (
+    """CREATE TABLE locations (
             location_id TEXT PRIMARY KEY,
             name TEXT,
             region TEXT,
@@ -45,7 +45,7 @@ _v1 = (
             timezone_source TEXT NOT NULL,
             created_at TEXT NOT NULL
         )""",
-        """CREATE TABLE devices (
+    """CREATE TABLE devices (
             device_id TEXT PRIMARY KEY,
             location_id TEXT NOT NULL,
             first_seen TEXT NOT NULL,
@@ -60,9 +60,9 @@ _v1 = (
             last_batch_at TEXT,
             events_received INTEGER NOT NULL DEFAULT 0
         )""",
-        # An integer rowid keeps the table append-only; the device's UUIDv7 ids keep
-        # the unique index on id growing at its right edge.
-        """CREATE TABLE events (
+    # An integer rowid keeps the table append-only; the device's UUIDv7 ids keep
+    # the unique index on id growing at its right edge.
+    """CREATE TABLE events (
             pk {pk},
             id TEXT NOT NULL,
             device_id TEXT NOT NULL,
@@ -85,26 +85,26 @@ _v1 = (
             batch_id TEXT NOT NULL,
             received_at TEXT NOT NULL
         )""",
-        "CREATE UNIQUE INDEX events_id ON events(id)",
-        "CREATE UNIQUE INDEX events_device_seq ON events(device_id, seq)",
-        """CREATE TABLE rollup_day (
+    "CREATE UNIQUE INDEX events_id ON events(id)",
+    "CREATE UNIQUE INDEX events_device_seq ON events(device_id, seq)",
+    """CREATE TABLE rollup_day (
             location_id TEXT NOT NULL, question_id TEXT NOT NULL, day TEXT NOT NULL,
             scale INTEGER NOT NULL, value INTEGER NOT NULL, count INTEGER NOT NULL,
             PRIMARY KEY (location_id, day, question_id, scale, value)
         ){without_rowid}""",
-        """CREATE TABLE rollup_hour (
+    """CREATE TABLE rollup_hour (
             location_id TEXT NOT NULL, question_id TEXT NOT NULL, day TEXT NOT NULL, hour INTEGER NOT NULL,
             scale INTEGER NOT NULL, value INTEGER NOT NULL, count INTEGER NOT NULL,
             PRIMARY KEY (location_id, day, hour, question_id, scale, value)
         ){without_rowid}""",
-        """CREATE TABLE dead_letters (
+    """CREATE TABLE dead_letters (
             pk {pk},
             received_at TEXT NOT NULL,
             topic TEXT NOT NULL,
             reason TEXT NOT NULL,
             payload {blob} NOT NULL
         )""",
-        """CREATE TABLE tokens (
+    """CREATE TABLE tokens (
             token_id {pk},
             name TEXT NOT NULL,
             role TEXT NOT NULL CHECK (role IN ('admin', 'analyst')),
@@ -117,51 +117,51 @@ _v1 = (
 
 
 _v2 = (
-        # region is a '/'-separated path such as 'nordics/helsinki'; opening_hours is JSON
-        # {"mon": ["08:00", "21:00"], ...}; registered locations have timezone_source 'registered'.
-        "ALTER TABLE locations ADD COLUMN opening_hours TEXT",
-        "ALTER TABLE locations ADD COLUMN updated_at TEXT",
-        "CREATE INDEX locations_region ON locations(region)",
-        # Follow-up reasons per location x question x local day x polarity, kept at ingest.
-        """CREATE TABLE rollup_reason (
+    # region is a '/'-separated path such as 'nordics/helsinki'; opening_hours is JSON
+    # {"mon": ["08:00", "21:00"], ...}; registered locations have timezone_source 'registered'.
+    "ALTER TABLE locations ADD COLUMN opening_hours TEXT",
+    "ALTER TABLE locations ADD COLUMN updated_at TEXT",
+    "CREATE INDEX locations_region ON locations(region)",
+    # Follow-up reasons per location x question x local day x polarity, kept at ingest.
+    """CREATE TABLE rollup_reason (
             location_id TEXT NOT NULL, question_id TEXT NOT NULL, day TEXT NOT NULL,
             polarity TEXT NOT NULL CHECK (polarity IN ('negative', 'neutral', 'positive')),
             reason TEXT NOT NULL, count INTEGER NOT NULL,
             PRIMARY KEY (location_id, day, question_id, polarity, reason)
         ){without_rowid}""",
-        # Range exports walk events by local day without scanning the whole table.
-        "CREATE INDEX events_day_location ON events(local_day, location_id)",
-        """CREATE TABLE surveys (
+    # Range exports walk events by local day without scanning the whole table.
+    "CREATE INDEX events_day_location ON events(local_day, location_id)",
+    """CREATE TABLE surveys (
             survey_id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
             created_at TEXT NOT NULL, created_by TEXT,
             PRIMARY KEY (survey_id, version)
         )""",
-        """CREATE TABLE survey_assignments (
+    """CREATE TABLE survey_assignments (
             target_kind TEXT NOT NULL CHECK (target_kind IN ('location', 'region')),
             target TEXT NOT NULL, survey_id TEXT NOT NULL, assigned_at TEXT NOT NULL,
             PRIMARY KEY (target_kind, target)
         )""",
-        """CREATE TABLE device_configs (
+    """CREATE TABLE device_configs (
             device_id TEXT PRIMARY KEY, survey_id TEXT, version INTEGER, published_at TEXT NOT NULL
         )""",
-        """CREATE TABLE alert_rules (
+    """CREATE TABLE alert_rules (
             rule_id {pk}, name TEXT NOT NULL, kind TEXT NOT NULL,
             scope_kind TEXT NOT NULL CHECK (scope_kind IN ('all', 'region', 'location')), scope TEXT,
             params TEXT NOT NULL, webhook_url TEXT, enabled INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL
         )""",
-        """CREATE TABLE alert_events (
+    """CREATE TABLE alert_events (
             alert_id {pk}, rule_id INTEGER NOT NULL, location_id TEXT, device_id TEXT,
             state TEXT NOT NULL CHECK (state IN ('firing', 'resolved')), fired_at TEXT NOT NULL,
             resolved_at TEXT, message TEXT NOT NULL, details TEXT
         )""",
-        "CREATE INDEX alert_events_rule ON alert_events(rule_id, location_id, device_id, state)",
-        """CREATE TABLE webhook_deliveries (
+    "CREATE INDEX alert_events_rule ON alert_events(rule_id, location_id, device_id, state)",
+    """CREATE TABLE webhook_deliveries (
             delivery_id {pk}, alert_id INTEGER NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL,
             status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
             attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL, last_error TEXT, delivered_at TEXT
         )""",
-        "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at)",
-        """CREATE TABLE sessions (
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at)",
+    """CREATE TABLE sessions (
             session_hash TEXT PRIMARY KEY, token_id INTEGER NOT NULL, created_at TEXT NOT NULL,
             expires_at TEXT NOT NULL
         )""",
@@ -169,9 +169,9 @@ _v2 = (
 
 
 _v3 = (
-        # One row per broker login. password_hash is Mosquitto's PBKDF2-SHA512 ($7$) hash, never the
-        # password. A device's username is its device_id, bound to one location; revoked rows stay.
-        """CREATE TABLE broker_accounts (
+    # One row per broker login. password_hash is Mosquitto's PBKDF2-SHA512 ($7$) hash, never the
+    # password. A device's username is its device_id, bound to one location; revoked rows stay.
+    """CREATE TABLE broker_accounts (
             username TEXT PRIMARY KEY,
             role TEXT NOT NULL CHECK (role IN ('device', 'hub')),
             password_hash TEXT NOT NULL,
@@ -181,16 +181,16 @@ _v3 = (
             revoked_at TEXT,
             CHECK (role = 'hub' OR location_id IS NOT NULL)
         )""",
-        # Defaults remembered between `device add` runs: broker_url, ca_file, broker_dir, broker_pidfile.
-        "CREATE TABLE registry_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # Defaults remembered between `device add` runs: broker_url, ca_file, broker_dir, broker_pidfile.
+    "CREATE TABLE registry_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 
 
 _v4 = (
-        # The same columns as events, plus why. claimed_day/claimed_hour are the local day and hour the
-        # event's own timestamp would give: shown, never counted. A quarantined id is never stored in
-        # events too: ingest checks both tables before inserting either.
-        """CREATE TABLE quarantine (
+    # The same columns as events, plus why. claimed_day/claimed_hour are the local day and hour the
+    # event's own timestamp would give: shown, never counted. A quarantined id is never stored in
+    # events too: ingest checks both tables before inserting either.
+    """CREATE TABLE quarantine (
             pk {pk},
             id TEXT NOT NULL UNIQUE,
             device_id TEXT NOT NULL,
@@ -215,7 +215,7 @@ _v4 = (
             cause TEXT NOT NULL CHECK (cause IN ('clock_not_ok', 'future', 'before_floor', 'before_provisioning')),
             detail TEXT NOT NULL
         )""",
-        "CREATE INDEX quarantine_device ON quarantine(device_id, pk)",
+    "CREATE INDEX quarantine_device ON quarantine(device_id, pk)",
 )
 
 

@@ -25,7 +25,6 @@ def _version(row: tuple[object, ...]) -> SurveyVersion:
 
 
 class SqlSurveys(SqlHost):
-
     def add_survey_version(
         self, survey_id: str, survey: Survey, created_by: str | None, now: datetime
     ) -> SurveyVersion:

@@ -67,7 +67,9 @@ def _insert_new(conn: sqlite3.Connection, rows: BatchRows) -> bool:
     return inserted == len(rows)
 
 
-def _store(conn: sqlite3.Connection, run: IngestRun, b: IncomingBatch, rows: BatchRows) -> tuple[BatchRows, list[Rejection]]:
+def _store(
+    conn: sqlite3.Connection, run: IngestRun, b: IncomingBatch, rows: BatchRows
+) -> tuple[BatchRows, list[Rejection]]:
     """Insert the batch's rows; return those stored and the rejections of events that reused a stored seq."""
     try:
         conn.execute("SAVEPOINT batch")
