@@ -15,7 +15,7 @@ from hub.core.config import HubSettings
 from hub.dashboard import router as dashboard_router
 from hub.ingest import IngestService
 from hub.services.runtime import start_hq_services
-from hub.storage.sqlite import SqliteStorage
+from hub.storage import open_storage
 
 log = logging.getLogger("touchpoint.hub")
 
@@ -23,7 +23,7 @@ log = logging.getLogger("touchpoint.hub")
 def create_app(settings: HubSettings, with_ingest: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        storage = SqliteStorage(settings.db)
+        storage = open_storage(settings.db)
         app.state.storage = storage
         ingest = None
         if with_ingest:
