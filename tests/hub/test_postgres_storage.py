@@ -68,7 +68,7 @@ def test_two_workers_ingesting_overlapping_rows_count_every_event_exactly_once(
                 for ack in result.acks:
                     assert not ack.rejected
                 inserted[str(seed)] += result.inserted
-        except BaseException as exc:  # noqa: BLE001  (reported by the main thread)
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(w, seed)) for seed, w in enumerate(workers)]
