@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from edge_agent.migrate import migrate
 from edge_agent.protocol import Event
 from hub.storage import open_storage
 from hub.storage.base import IncomingBatch, ScoreQuery, Storage
 from hub.storage.base_analytics import EventQuery, LocationChanges, LocationSpec, ReasonQuery, Selection
-from hub.storage.sql.analytics import day_filters, truncate_region
+from hub.storage.sql.analytics import day_filters, month_filters, truncate_region
+from hub.storage.sqlite import SqliteStorage
+from hub.storage.sqlite.schema import MIGRATIONS
 from tests.hub.backends import raw
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
@@ -284,3 +289,58 @@ def test_iter_events_in_chunks_ordered_by_day_location_and_arrival(storage: Stor
         for c in storage.iter_events(EventQuery(date(2026, 3, 9), date(2026, 3, 12), Selection(region="nordics")), 2)
         for r in c
     ) == {"sto-1": 2, "hel-1": 2}
+
+
+def test_month_filters_read_whole_months_and_the_days_around_them() -> None:
+    def shape(start: date, end: date) -> list[tuple[str | None, tuple[str, ...]]]:
+        return [(f.table, f.params) for f in month_filters(start, end)]
+
+    assert shape(date(2026, 1, 1), date(2026, 12, 31)) == [("rollup_month", ("2026-01", "2026-12"))]
+    assert shape(date(2026, 1, 15), date(2026, 4, 10)) == [
+        (None, ("2026-01-15", "2026-01-31")),
+        ("rollup_month", ("2026-02", "2026-03")),
+        (None, ("2026-04-01", "2026-04-10")),
+    ]
+    assert shape(date(2026, 2, 1), date(2026, 2, 28)) == [("rollup_month", ("2026-02", "2026-02"))]
+    assert shape(date(2026, 2, 2), date(2026, 3, 30)) == [(None, ("2026-02-02", "2026-03-30"))]
+    assert shape(date(2025, 12, 31), date(2026, 1, 31)) == [
+        (None, ("2025-12-31", "2025-12-31")),
+        ("rollup_month", ("2026-01", "2026-01")),
+    ]
+
+
+def test_scores_over_whole_months_match_the_daily_rollup(storage: Storage) -> None:
+    """The monthly rollup kept at ingest gives the same counts as summing the days, at a month's edges too."""
+    taps = Taps()
+    for day, value in ((date(2026, 1, 31), 0), (date(2026, 2, 1), 3), (date(2026, 2, 28), 2), (date(2026, 3, 1), 1)):
+        for hour in (0, 23):  # local midnight and late evening: the local month, not the UTC one
+            ingest(storage, "hel-1", [taps(datetime.combine(day, time(hour, 30)), value)])
+    assert raw(storage, "SELECT month, SUM(count) FROM rollup_month GROUP BY month ORDER BY month") == [
+        ("2026-01", 2), ("2026-02", 4), ("2026-03", 2),
+    ]  # fmt: skip
+    for start, end in ((date(2026, 1, 1), date(2026, 3, 31)), (date(2026, 1, 31), date(2026, 3, 1))):
+        for group_by in ("location", "region", "all"):
+            query = ScoreQuery(start, end, group_by=group_by)  # type: ignore[arg-type]
+            monthly = storage.score_counts(query)
+            daily = storage.score_counts(ScoreQuery(start, end, group_by="day"))
+            assert sum(sum(r.counts) for r in monthly) == sum(sum(r.counts) for r in daily) == 8
+    feb = storage.score_counts(ScoreQuery(date(2026, 2, 1), date(2026, 2, 28), group_by="all"))
+    assert [r.counts for r in feb] == [[0, 0, 2, 2]]
+
+
+def test_the_monthly_rollup_is_filled_from_the_daily_one_when_an_older_database_is_opened(tmp_path: Path) -> None:
+    path = tmp_path / "hub.sqlite"
+    with sqlite3.connect(path) as old:  # a hub database from before migration 7
+        migrate(old, MIGRATIONS[:6], "hub")
+        old.executemany(
+            "INSERT INTO rollup_day (location_id, question_id, day, scale, value, count) VALUES (?, 'q', ?, 4, ?, ?)",
+            [("hel-1", "2026-01-31", 3, 2), ("hel-1", "2026-02-01", 3, 5), ("hel-1", "2026-02-27", 3, 1)],
+        )
+    old.close()
+    storage = SqliteStorage(path)
+    try:
+        assert raw(storage, "SELECT month, value, count FROM rollup_month ORDER BY month") == [
+            ("2026-01", 3, 2), ("2026-02", 3, 6),
+        ]  # fmt: skip
+    finally:
+        storage.close()

@@ -43,6 +43,7 @@ _SCORE_GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], tuple[str,
     "weekday_hour": ("rollup_hour", ("weekday", "hour"), ("r.hour",), ()),  # the weekday comes from DayFilter
     "all": ("rollup_day", (), (), ()),
 }
+_MONTHLY = frozenset({"location", "region", "all"})  # groupings without a day or hour: whole months can be read
 _REASON_KEYS: dict[str, tuple[str, ...]] = {"location": ("location_id",), "region": ("region",), "all": ()}
 _LOCATION_COLUMNS = "location_id, name, region, timezone, timezone_source, opening_hours, created_at, updated_at"
 _EXPORT_SELECT = (
@@ -65,6 +66,32 @@ class DayFilter:
     sql: str
     params: tuple[str, ...]
     keys: tuple[object, ...] = ()
+    table: str | None = None  # read this rollup instead of the query's own (the monthly one)
+
+
+def _month_after(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def month_filters(start: date, end: date) -> list[DayFilter]:
+    """The range as whole local months from ``rollup_month`` plus the days before and after them.
+
+    A year of a location is then 12 rows per answer instead of 365; a range without a whole
+    month is the one daily filter.
+    """
+    first = start if start.day == 1 else _month_after(start)  # the first whole month's first day
+    after = _month_after(end) if _month_after(end) - timedelta(days=1) == end else end.replace(day=1)
+    if first >= after:  # after: the day after the last whole month
+        return day_filters(start, end, by_weekday=False)
+    last = after - timedelta(days=1)
+    filters = []
+    if start < first:
+        filters.append(DayFilter("r.day BETWEEN ? AND ?", (start.isoformat(), (first - timedelta(days=1)).isoformat())))
+    months = (first.isoformat()[:7], last.isoformat()[:7])
+    filters.append(DayFilter("r.month BETWEEN ? AND ?", months, table="rollup_month"))
+    if last < end:
+        filters.append(DayFilter("r.day BETWEEN ? AND ?", (after.isoformat(), end.isoformat())))
+    return filters
 
 
 def day_filters(start: date, end: date, by_weekday: bool) -> list[DayFilter]:
@@ -172,7 +199,7 @@ class SqlAnalytics(SqlHost):
             prefix = tuple(own[name] for name in query.from_location)
             for days in filters:
                 sql = (
-                    f"SELECT {', '.join(group)}, SUM(r.count) FROM {table} AS r "
+                    f"SELECT {', '.join(group)}, SUM(r.count) FROM {days.table or table} AS r "
                     f"WHERE r.location_id = ? AND {days.sql}{terms} GROUP BY {', '.join(group)}"
                 )
                 found = reader.execute(sql, [location_id, *days.params, *extra.values()]).fetchall()
@@ -188,7 +215,10 @@ class SqlAnalytics(SqlHost):
         """Counts per group x question x scale, merged over the selected locations."""
         table, names, exprs, from_location = _SCORE_GROUPS[query.group_by]
         grouped = _Grouped(Selection(query.region, query.location_id), from_location, query.region_level)
-        filters = day_filters(query.start, query.end, query.group_by == "weekday_hour")
+        if query.group_by in _MONTHLY:
+            filters = month_filters(query.start, query.end)
+        else:
+            filters = day_filters(query.start, query.end, query.group_by == "weekday_hour")
         extra = {} if query.question_id is None else {"question_id": query.question_id}
         rows: dict[tuple[object, ...], CountsRow] = {}
         for prefix, found in self._per_location(

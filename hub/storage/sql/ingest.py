@@ -49,12 +49,17 @@ from hub.storage.sql.rows import (
 from hub.storage.sql.screen import Screen
 
 DayKey = tuple[str, str, str, int, int]  # (location, question, day, scale, value)
+MonthKey = tuple[str, str, str, int, int]  # (location, question, month 'YYYY-MM', scale, value)
 HourKey = tuple[str, str, str, int, int, int]  # (location, question, day, hour, scale, value)
 ReasonKey = tuple[str, str, str, str, str]  # (location, question, day, polarity, reason)
 
 _ADD = "ON CONFLICT ({keys}) DO UPDATE SET count = {table}.count + excluded.count"
 ROLLUP_DAY = "INSERT INTO rollup_day (location_id, question_id, day, scale, value, count) VALUES (?,?,?,?,?,?) " + (
     _ADD.format(keys="location_id, day, question_id, scale, value", table="rollup_day")
+)
+ROLLUP_MONTH = (
+    "INSERT INTO rollup_month (location_id, question_id, month, scale, value, count) VALUES (?,?,?,?,?,?) "
+    + _ADD.format(keys="location_id, month, question_id, scale, value", table="rollup_month")
 )
 ROLLUP_HOUR = (
     "INSERT INTO rollup_hour (location_id, question_id, day, hour, scale, value, count) VALUES (?,?,?,?,?,?,?) "
@@ -146,6 +151,7 @@ class IngestRun:
     taken: set[str] = field(default_factory=set)
     days: Counter[DayKey] = field(default_factory=Counter)
     hours: Counter[HourKey] = field(default_factory=Counter)
+    months: Counter[MonthKey] = field(default_factory=Counter)
     reasons: Counter[ReasonKey] = field(default_factory=Counter)
     devices: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # device -> (location, batch, events)
     acks: list[Ack] = field(default_factory=list)
@@ -218,10 +224,11 @@ class IngestRun:
         by_hour = Counter(
             compress(zip(c[E_QUESTION], c[E_DAY], c[E_HOUR], c[E_SCALE], c[E_VALUE], strict=True), counted)
         )
-        loc, hours, days = rows.location_id, self.hours, self.days
+        loc, hours, days, months = rows.location_id, self.hours, self.days, self.months
         for (question, day, hour, scale, value), n in by_hour.items():
             hours[(loc, question, day, hour, scale, value)] += n
             days[(loc, question, day, scale, value)] += n
+            months[(loc, question, day[:7], scale, value)] += n
         given = compress(zip(c[E_QUESTION], c[E_DAY], c[E_SCALE], c[E_VALUE], c[E_REASON], strict=True), counted)
         for question, day, scale, value, reason in given:
             if reason and reason.strip():  # the follow-up reason, if the shopper gave one
@@ -232,6 +239,7 @@ class IngestRun:
         self._write_devices(conn)
         conn.executemany(ROLLUP_DAY, [(*k, n) for k, n in sorted(self.days.items())])
         conn.executemany(ROLLUP_HOUR, [(*k, n) for k, n in sorted(self.hours.items())])
+        conn.executemany(ROLLUP_MONTH, [(*k, n) for k, n in sorted(self.months.items())])
         conn.executemany(ROLLUP_REASON, [(*k, n) for k, n in sorted(self.reasons.items())])
         now = self.now
         conn.executemany(

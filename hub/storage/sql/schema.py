@@ -235,6 +235,18 @@ _v6 = (
     "coalesce(device_id, '')) WHERE state = 'firing'",
 )
 
+_v7 = (
+    # Answers per location x question x local month: a score over whole months reads 12 rows a year, not 365.
+    """CREATE TABLE rollup_month (
+        location_id TEXT NOT NULL, question_id TEXT NOT NULL, month TEXT NOT NULL,
+        scale INTEGER NOT NULL, value INTEGER NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (location_id, month, question_id, scale, value)
+    ){without_rowid}""",
+    "INSERT INTO rollup_month (location_id, question_id, month, scale, value, count) "
+    "SELECT location_id, question_id, substr(day, 1, 7), scale, value, SUM(count) FROM rollup_day "
+    "GROUP BY location_id, question_id, substr(day, 1, 7), scale, value",
+)
+
 STEPS = [
     Step(1, "locations, devices, events, rollups, dead letters, tokens", _v1),
     Step(2, "regions, opening hours, reasons, surveys, alerts, sessions", _v2),
@@ -242,4 +254,5 @@ STEPS = [
     Step(4, "quarantine of events with untrusted timestamps: stored, visible, never counted", _v4),
     Step(5, "devices: taps held on the device for a trusted clock", _v5),
     Step(6, "login failures kept for every worker; one firing episode per rule, location and device", _v6),
+    Step(7, "monthly rollup of answers, filled from the daily one", _v7),
 ]
