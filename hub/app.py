@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -17,7 +16,7 @@ from hub.dashboard import router as dashboard_router
 from hub.ingest import IngestService
 from hub.services.metrics import WorkerSources, worker_registry
 from hub.services.runtime import start_hq_services, worker_id
-from hub.storage.sqlite import SqliteStorage
+from hub.storage import open_storage
 
 log = logging.getLogger("touchpoint.hub")
 
@@ -25,7 +24,7 @@ log = logging.getLogger("touchpoint.hub")
 def create_app(settings: HubSettings, with_ingest: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        storage = SqliteStorage(Path(settings.db))  # TODO(pg-storage): hub.storage.open_storage(settings.db)
+        storage = open_storage(settings.db)
         app.state.storage = storage
         ingest = None
         if with_ingest:
@@ -53,6 +52,8 @@ def create_app(settings: HubSettings, with_ingest: bool = True) -> FastAPI:
     )
     for module in (health, metrics, scores, reasons, export, locations, fleet, surveys, alerts, tokens):
         app.include_router(module.router)
-    app.include_router(quarantine_routes.router)  # GET /api/v1/quarantine: kept, never counted (hub/quarantine.py)
+    app.include_router(
+        quarantine_routes.router
+    )  # GET /api/v1/quarantine: kept, never counted (hub/domain/quarantine.py)
     app.include_router(dashboard_router)  # HTML pages at /, /locations/{id}, /devices, /login
     return app

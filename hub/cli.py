@@ -80,14 +80,14 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="create, list or revoke API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     create = token_sub.add_parser("create", help="create a token; the secret is printed once, as the last line")
-    create.add_argument("--db", type=Path, required=True)
+    create.add_argument("--db", required=True, help="SQLite file or postgresql:// URL")
     create.add_argument("--role", choices=["admin", "analyst"], required=True)
     create.add_argument("--name", default="unnamed", help="who or what the token is for")
     create.add_argument("--region", help="limit an analyst token to a region subtree (e.g. nordics)")
     listing = token_sub.add_parser("list", help="list tokens (never their secrets)")
-    listing.add_argument("--db", type=Path, required=True)
+    listing.add_argument("--db", required=True, help="SQLite file or postgresql:// URL")
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
-    revoke.add_argument("--db", type=Path, required=True)
+    revoke.add_argument("--db", required=True, help="SQLite file or postgresql:// URL")
     revoke.add_argument("token_id", type=int)
 
     broker = sub.add_parser("broker", help="run a local MQTT broker for trials (Mosquitto, else embedded)")
@@ -122,9 +122,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from hub.storage.sqlite import SqliteStorage
+    from hub.storage import open_storage
 
-    storage = SqliteStorage(args.db)
+    storage = open_storage(args.db)
     try:
         if args.token_command == "create":
             if args.region and args.role == "admin":

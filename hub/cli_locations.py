@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -50,7 +49,7 @@ def add_location_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     )
     actions = location.add_subparsers(dest="location_command", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="register a location, or take over one first seen from events")
-    add.add_argument("--db", type=Path, required=True, help="the hub's SQLite file")
+    add.add_argument("--db", required=True, help="the hub's SQLite file or postgresql:// URL")
     add.add_argument("--id", dest="location_id", required=True, help="the id the devices use, [A-Za-z0-9_-]")
     add.add_argument("--name", required=True, help="a display name, e.g. 'Helsinki Central'")
     add.add_argument("--timezone", required=True, help="IANA zone for the local days, e.g. Europe/Helsinki")
@@ -58,13 +57,13 @@ def add_location_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     add.add_argument("--hours", help="opening hours, e.g. mon-fri=08:00-21:00,sat=10:00-18:00 (other days closed)")
 
     listing = actions.add_parser("list", help="list locations, registered or first seen from events")
-    listing.add_argument("--db", type=Path, required=True, help="the hub's SQLite file")
+    listing.add_argument("--db", required=True, help="the hub's SQLite file or postgresql:// URL")
     listing.add_argument("--region", help="only this region subtree")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
 
     update = actions.add_parser("update", help="change a registered location; only the options given change")
     update.add_argument("location_id", metavar="ID", help="the location to change")
-    update.add_argument("--db", type=Path, required=True, help="the hub's SQLite file")
+    update.add_argument("--db", required=True, help="the hub's SQLite file or postgresql:// URL")
     update.add_argument("--name")
     update.add_argument("--timezone", help="a new zone applies to events ingested from now on")
     region = update.add_mutually_exclusive_group()
@@ -134,7 +133,7 @@ def _body(args: argparse.Namespace) -> dict[str, object]:
 
 
 def run_location(args: argparse.Namespace) -> int:
-    from hub.storage.sqlite import SqliteStorage
+    from hub.storage import open_storage
 
     create = update = None
     try:
@@ -156,7 +155,7 @@ def run_location(args: argparse.Namespace) -> int:
         )
         print(f"error: {option}{exc}", file=sys.stderr)
         return 2
-    storage = SqliteStorage(args.db)
+    storage = open_storage(args.db)
     try:
         if create is not None:
             before = storage.location(create.location_id)

@@ -70,9 +70,10 @@ class Process:
 
 
 class Hub(Process):
-    def __init__(self, workdir: Path, broker_url: str) -> None:
+    def __init__(self, workdir: Path, broker_url: str, db: str | None = None) -> None:
+        """``db``: a ``postgresql://`` URL, or None for a SQLite file in ``workdir``."""
         self.workdir = workdir
-        self.db = workdir / "hub.sqlite"
+        self.db: Path | str = db or workdir / "hub.sqlite"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [sys.executable, "-m", "hub.cli", "serve", "--db", str(self.db), "--broker", broker_url]
@@ -117,7 +118,12 @@ class Hub(Process):
         return httpx.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Read the hub's file directly, as a second opinion beside the API."""
+        """Read the hub's database directly, as a second opinion beside the API (``?`` placeholders)."""
+        if isinstance(self.db, str):
+            import psycopg
+
+            with psycopg.connect(self.db) as pg:
+                return pg.execute(query.replace("?", "%s"), params).fetchall()
         conn = sqlite3.connect(self.db, timeout=10)
         try:
             return conn.execute(query, params).fetchall()

@@ -127,14 +127,14 @@ async def login(request: Request, storage: StorageDep) -> Response:
     form = await _form(request)
     next_url = safe_next(form.get("next"))
     client = _client(request)
-    wait = limiter.retry_after(client)
+    wait = await run_in_threadpool(limiter.retry_after, storage, client)
     if wait:
         message = f"Too many failed logins from your address. Try again in {wait} s."
         return _login_form(next_url, message, status.HTTP_429_TOO_MANY_REQUESTS, {"Retry-After": str(wait)})
     secret = form.get("token", "").strip()
     info = await run_in_threadpool(storage.verify_token, secret) if secret else None
     if info is None:
-        limiter.failed(client)
+        await run_in_threadpool(limiter.failed, storage, client)
         log.warning("dashboard login failed from %s", client)
         return _login_form(next_url, UNKNOWN_TOKEN, status.HTTP_403_FORBIDDEN)
     session_id = secrets.token_urlsafe(32)  # 256 random bits

@@ -12,13 +12,16 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Protocol, cast
 
 from edge_agent.config import ConfigError, validate_timezone
 from edge_agent.mqtt import parse_broker_url
 from hub.provisioning import broker_files, bundle, registry
 from hub.provisioning.certs import CertError, CertPaths, make_certs
 from hub.provisioning.files import db_owner, keep_db_owner
-from hub.storage.sqlite import SqliteStorage
+from hub.provisioning.model import RegistryStore
+from hub.storage import open_storage, postgres_url
+from hub.storage.base import Storage
 
 DEFAULT_BROKER_DIR = Path("/etc/mosquitto/touchpoint")
 DEFAULT_CERTS_DIR = Path("/etc/touchpoint/certs")
@@ -51,9 +54,8 @@ KEY_PIDFILE = "broker_pidfile"
 def _db_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db",
-        type=Path,
-        default=Path(os.environ.get(DB_ENV, "hub.sqlite")),
-        help=f"the hub's SQLite file (default: ${DB_ENV} or hub.sqlite)",
+        default=os.environ.get(DB_ENV, "hub.sqlite"),
+        help=f"the hub's SQLite file or postgresql:// URL (default: ${DB_ENV} or hub.sqlite)",
     )
 
 
@@ -168,22 +170,31 @@ def _setup_logging() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
-class _HubDb:
-    """The hub database, opened as root without taking it away from the hub's service user."""
+class HubStore(Storage, RegistryStore, Protocol):
+    """What provisioning needs of the hub's storage (either backend has it all)."""
 
-    def __init__(self, db: Path, must_exist: bool = True) -> None:
-        if must_exist and not db.exists():
+    def location_timezone(self, location_id: str) -> str | None: ...
+
+
+class _HubDb:
+    """The hub database, opened as root without taking a SQLite file away from the hub's service user."""
+
+    def __init__(self, db: str, must_exist: bool = True) -> None:
+        url = postgres_url(db)
+        self.db = None if url is not None else Path(db)
+        if self.db is not None and must_exist and not self.db.exists():
             raise registry.ProvisioningError(
                 f"no hub database at {db}: pass --db (or set ${DB_ENV}); `touchpoint-hub broker config` creates it"
             )
-        self.db = db
-        self.owner = db_owner(db)
-        self.storage = SqliteStorage(db)
-        keep_db_owner(db, self.owner)
+        self.owner = None if self.db is None else db_owner(self.db)
+        self.storage = cast(HubStore, open_storage(url or db))
+        if self.db is not None:
+            keep_db_owner(self.db, self.owner)
 
     def close(self) -> None:
         self.storage.close()
-        keep_db_owner(self.db, self.owner)
+        if self.db is not None:
+            keep_db_owner(self.db, self.owner)
 
 
 def run_device(args: argparse.Namespace) -> int:
@@ -212,14 +223,14 @@ def run_device(args: argparse.Namespace) -> int:
         hub_db.close()
 
 
-def _remembered(storage: SqliteStorage, key: str, given: str | None) -> str | None:
+def _remembered(storage: HubStore, key: str, given: str | None) -> str | None:
     if given is not None:
         storage.set_registry_setting(key, given)
         return given
     return storage.registry_setting(key)
 
 
-def _issue(storage: SqliteStorage, args: argparse.Namespace) -> int:
+def _issue(storage: HubStore, args: argparse.Namespace) -> int:
     """``device add`` and ``device rotate``: check every input first, then register, then write the bundle."""
     if args.device_command == "add":
         location_id, device_id = args.location, args.device
@@ -275,7 +286,7 @@ def _issue(storage: SqliteStorage, args: argparse.Namespace) -> int:
     return _apply_to_broker(storage, args)
 
 
-def _apply_to_broker(storage: SqliteStorage, args: argparse.Namespace) -> int:
+def _apply_to_broker(storage: HubStore, args: argparse.Namespace) -> int:
     directory = args.broker_dir or (Path(d) if (d := storage.registry_setting(KEY_BROKER_DIR)) else None)
     if directory is None:
         print("broker: not configured yet; run `touchpoint-hub broker config` to apply this to Mosquitto")
@@ -290,7 +301,7 @@ def _apply_to_broker(storage: SqliteStorage, args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(storage: SqliteStorage, as_json: bool) -> int:
+def _list(storage: HubStore, as_json: bool) -> int:
     seen = {str(d["device_id"]): d for d in storage.devices()}
     rows: list[dict[str, object]] = []
     for acc in storage.accounts():

@@ -7,34 +7,16 @@ Only the Mosquitto hash of each password is stored, never the password.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-AccountRole = Literal["device", "hub"]
+from hub.domain.accounts import AccountRole, BrokerAccount
 
-
-@dataclass(frozen=True)
-class BrokerAccount:
-    username: str
-    role: AccountRole
-    password_hash: str = field(repr=False)
-    created_at: str
-    location_id: str | None = None
-    rotated_at: str | None = None
-    revoked_at: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-    @property
-    def device_id(self) -> str | None:
-        return self.username if self.role == "device" else None
+__all__ = ["AccountRole", "BrokerAccount", "RegistryStore"]
 
 
 @runtime_checkable
 class RegistryStore(Protocol):
-    """Implemented by :class:`hub.storage.sqlite_registry.SqliteRegistryMixin`."""
+    """Implemented by both storage backends (:class:`hub.storage.sql.registry.SqlRegistry`)."""
 
     def add_account(self, account: BrokerAccount) -> None: ...
 

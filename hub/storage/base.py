@@ -1,7 +1,8 @@
 """The hub's storage contract. Ingest and the API talk only to this interface.
 
-SQLite implements it today (:mod:`hub.storage.sqlite`); a PostgreSQL backend
-can follow without touching ingest or API code. Implementations must make
+Two backends implement it, sharing their SQL (:mod:`hub.storage.sql`): SQLite
+(:mod:`hub.storage.sqlite`, one machine) and PostgreSQL (:mod:`hub.storage.postgres`,
+several hub workers); :func:`hub.storage.open_storage` picks one. Implementations must make
 :meth:`Storage.ingest` atomic: events, rollups, device rows and dead letters
 of one call commit together or not at all, because the hub acks a batch only
 after that commit.
@@ -53,7 +54,7 @@ class IngestResult:
     duplicates: int
     rejected: int
     dead_letters: int
-    quarantined: int = 0  # accepted, stored in quarantine, never counted (hub/quarantine.py)
+    quarantined: int = 0  # accepted, stored in quarantine, never counted (hub/domain/quarantine.py)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class TokenInfo:
 
 
 class Storage(SurveyStorage, AlertStorage, AnalyticsStorage, QuarantineStorage, Protocol):
+    backend: str  # "sqlite" or "postgresql", for /healthz
+
     def ingest(
         self,
         batches: list[IncomingBatch],
@@ -118,5 +121,10 @@ class Storage(SurveyStorage, AlertStorage, AnalyticsStorage, QuarantineStorage, 
     def session_token(self, session_hash: str, now: datetime) -> tuple[TokenInfo, str] | None: ...
 
     def delete_session(self, session_hash: str) -> bool: ...
+
+    # failed dashboard logins, kept in storage so that the rate limit holds across workers
+    def login_failures(self, client: str, since: datetime) -> list[str]: ...
+
+    def record_login_failure(self, client: str, at: datetime, forget_before: datetime) -> None: ...
 
     def close(self) -> None: ...

@@ -1,7 +1,7 @@
 """The storage contract for alert rules, alert episodes and webhook deliveries.
 
 Part of :class:`hub.storage.base.Storage`. SQLite implements it in
-:mod:`hub.storage.sqlite_alerts`. An episode is one ``alert_events`` row: it is
+:mod:`hub.storage.sql.alerts`. An episode is one ``alert_events`` row: it is
 inserted ``firing`` once and later marked ``resolved``; at most one row per
 (rule, location, device) is firing at a time, and implementations must check
 that inside the same write transaction that inserts it.

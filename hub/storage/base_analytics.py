@@ -1,7 +1,7 @@
 """The storage contract for HQ analytics: registered locations, reasons and the events export.
 
 Part of :class:`hub.storage.base.Storage`. SQLite implements it in
-:mod:`hub.storage.sqlite_analytics`. Filters arrive already validated and
+:mod:`hub.storage.sql.analytics`. Filters arrive already validated and
 already narrowed to the caller's region scope (the services do that), so an
 implementation only has to apply them.
 """

@@ -1,7 +1,7 @@
-"""The storage contract for quarantined events (see :mod:`hub.quarantine`).
+"""The storage contract for quarantined events (see :mod:`hub.domain.quarantine`).
 
 Part of :class:`hub.storage.base.Storage`; SQLite implements it in
-:mod:`hub.storage.sqlite_quarantine`. Ingest writes the quarantine inside its
+:mod:`hub.storage.sql.quarantine`. Ingest writes the quarantine inside its
 own transaction; this is the read side for the admin API and /metrics.
 """
 

@@ -2,7 +2,7 @@
 
 Part of :class:`hub.storage.base.Storage`; kept in its own module so the survey
 feature reads as one piece. SQLite implements it in
-:mod:`hub.storage.sqlite_surveys`.
+:mod:`hub.storage.sql.surveys`.
 """
 
 from __future__ import annotations

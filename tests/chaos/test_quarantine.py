@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from msgspec.structs import replace
 
 from edge_agent.protocol import Event
-from hub.quarantine import FUTURE_TOLERANCE, verdict
-from hub.storage.base import IncomingBatch
-from hub.storage.sqlite import SqliteStorage
+from hub.domain.quarantine import FUTURE_TOLERANCE, verdict
+from hub.storage import open_storage
+from hub.storage.base import IncomingBatch, Storage
+from tests.hub.backends import backend, db, raw
 
 RECEIVED = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 GOOD_TS = RECEIVED - timedelta(hours=3)
@@ -32,18 +31,17 @@ def batch(events: list[Event], batch_id: str = "b-1", device: str = "dev-1") -> 
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
-    s = SqliteStorage(tmp_path / "hub.sqlite")
+def storage(db: str) -> Iterator[Storage]:
+    s = open_storage(db)
     yield s
     s.close()
 
 
-def count(storage: SqliteStorage, sql: str) -> int:
-    conn = sqlite3.connect(str(storage.path))
-    try:
-        return int(conn.execute(sql).fetchone()[0] or 0)
-    finally:
-        conn.close()
+__all__ = ["backend", "db"]  # the fixtures: every test here runs on both backends
+
+
+def count(storage: Storage, sql: str) -> int:
+    return int(raw(storage, sql)[0][0] or 0)  # type: ignore[call-overload]
 
 
 def test_verdicts() -> None:
@@ -63,7 +61,7 @@ def test_verdicts() -> None:
     assert verdict(ev(1, provisioned + timedelta(hours=1)), RECEIVED, provisioned) is None
 
 
-def test_quarantined_events_are_acked_kept_and_never_counted(storage: SqliteStorage) -> None:
+def test_quarantined_events_are_acked_kept_and_never_counted(storage: Storage) -> None:
     good, unclocked, ahead = ev(1, value=3), ev(2, clock_ok=False, value=0), ev(3, RECEIVED + timedelta(days=2))
     result = storage.ingest([batch([good, unclocked, ahead])], [], [], RECEIVED)
     [ack] = result.acks
@@ -82,7 +80,7 @@ def test_quarantined_events_are_acked_kept_and_never_counted(storage: SqliteStor
     assert [r["id"] for r in storage.quarantine_list(10, before=int(str(rows[0]["pk"])))] == [unclocked.id]
 
 
-def test_a_quarantined_event_sent_again_is_a_duplicate_even_once_plausible(storage: SqliteStorage) -> None:
+def test_a_quarantined_event_sent_again_is_a_duplicate_even_once_plausible(storage: Storage) -> None:
     ahead = ev(1, RECEIVED + timedelta(minutes=30))
     storage.ingest([batch([ahead])], [], [], RECEIVED)
     later = RECEIVED + timedelta(hours=1)  # the same copy is no longer in the future
@@ -92,7 +90,7 @@ def test_a_quarantined_event_sent_again_is_a_duplicate_even_once_plausible(stora
     assert storage.quarantine_summary()["total"] == 1
 
 
-def test_a_counted_event_sent_again_with_a_bad_clock_stays_counted_once(storage: SqliteStorage) -> None:
+def test_a_counted_event_sent_again_with_a_bad_clock_stays_counted_once(storage: Storage) -> None:
     good = ev(1)
     storage.ingest([batch([good])], [], [], RECEIVED)
     again = replace(good, clock_ok=False)
@@ -101,9 +99,9 @@ def test_a_counted_event_sent_again_with_a_bad_clock_stays_counted_once(storage:
     assert storage.quarantine_summary()["total"] == 0
 
 
-def test_the_provisioning_date_is_a_floor_for_registered_devices(storage: SqliteStorage) -> None:
+def test_the_provisioning_date_is_a_floor_for_registered_devices(storage: Storage) -> None:
     provisioned = RECEIVED - timedelta(days=2)
-    with storage._write() as conn:
+    with storage._write() as conn:  # type: ignore[attr-defined]
         conn.execute(
             "INSERT INTO broker_accounts (username, role, password_hash, created_at, location_id) "
             "VALUES ('dev-1', 'device', 'x', ?, 'loc-1')",
@@ -116,9 +114,9 @@ def test_the_provisioning_date_is_a_floor_for_registered_devices(storage: Sqlite
     assert count(storage, "SELECT COUNT(*) FROM events") == 2  # history before first contact is fine
 
 
-def test_a_device_heard_from_before_it_was_registered_keeps_its_earlier_history(storage: SqliteStorage) -> None:
+def test_a_device_heard_from_before_it_was_registered_keeps_its_earlier_history(storage: Storage) -> None:
     storage.ingest([batch([ev(1, RECEIVED - timedelta(days=9))])], [], [], RECEIVED - timedelta(days=5))
-    with storage._write() as conn:  # registered (`device add`) after it had been sending under registry=open
+    with storage._write() as conn:  # type: ignore[attr-defined]  # registered (`device add`) after it had been sending under registry=open
         conn.execute(
             "INSERT INTO broker_accounts (username, role, password_hash, created_at, location_id) "
             "VALUES ('dev-1', 'device', 'x', ?, 'loc-1')",

@@ -19,27 +19,41 @@ from tests.dashboard.stack import plan_taps
 TODAY = date(2026, 11, 22)
 
 
-def test_the_limiter_blocks_after_the_limit_and_forgets_after_the_window() -> None:
-    now = [0.0]
+def test_the_limiter_blocks_after_the_limit_and_forgets_after_the_window(tmp_path: Path) -> None:
+    start = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    now = [start]
+    storage = SqliteStorage(tmp_path / "hub.sqlite")
     limiter = LoginLimiter(limit=3, window_s=60, clock=lambda: now[0])
     for _ in range(3):
-        assert limiter.retry_after("a") == 0
-        limiter.failed("a")
-    assert limiter.retry_after("a") == 60
-    assert limiter.retry_after("b") == 0
-    now[0] = 59.5
-    assert limiter.retry_after("a") == 1
-    now[0] = 60.0
-    assert limiter.retry_after("a") == 0
+        assert limiter.retry_after(storage, "a") == 0
+        limiter.failed(storage, "a")
+    assert limiter.retry_after(storage, "a") == 60
+    assert limiter.retry_after(storage, "b") == 0
+    now[0] = start + timedelta(seconds=59.5)
+    assert limiter.retry_after(storage, "a") == 1
+    now[0] = start + timedelta(seconds=60)
+    assert limiter.retry_after(storage, "a") == 0
+    storage.close()
 
 
-def test_the_limiter_keeps_memory_bounded() -> None:
-    now = [0.0]
-    limiter = LoginLimiter(limit=1, window_s=10, clock=lambda: now[0], max_clients=100)
-    for i in range(1000):
-        now[0] = i * 0.001
-        limiter.failed(f"10.0.{i // 256}.{i % 256}")
-    assert len(limiter._failures) <= 100
+def test_the_limit_holds_across_workers_and_old_failures_are_dropped(tmp_path: Path) -> None:
+    """Two hub workers (two storages on one database) share the count; the table keeps only the window."""
+    start = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    now = [start]
+    one, two = SqliteStorage(tmp_path / "hub.sqlite"), SqliteStorage(tmp_path / "hub.sqlite")
+    limiter = LoginLimiter(limit=2, window_s=10, clock=lambda: now[0])
+    for i in range(50):
+        now[0] = start + timedelta(seconds=i)
+        limiter.failed(one if i % 2 else two, f"10.0.0.{i}")
+    assert len(one.login_failures("10.0.0.49", start)) == 1
+    limiter.failed(one, "10.0.0.1")
+    assert limiter.retry_after(two, "10.0.0.1") == 0
+    limiter.failed(two, "10.0.0.1")
+    assert limiter.retry_after(one, "10.0.0.1") == 10
+    kept = one._reader().execute("SELECT COUNT(*) FROM login_failures").fetchone()[0]
+    assert kept <= 12  # the window's failures, not all 52
+    one.close()
+    two.close()
 
 
 def test_periods_default_to_the_last_28_days_and_explain_bad_input() -> None:

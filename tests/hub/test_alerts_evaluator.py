@@ -6,7 +6,6 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,9 +14,9 @@ from edge_agent.protocol import Event, Status
 from hub.services.alert_rules import RuleInput, new_spec
 from hub.services.alerts import AlertEvaluator
 from hub.services.webhooks import WebhookSender
-from hub.storage.base import IncomingBatch, StatusUpdate
+from hub.storage import open_storage
+from hub.storage.base import IncomingBatch, StatusUpdate, Storage
 from hub.storage.base_alerts import AlertQuery
-from hub.storage.sqlite import SqliteStorage
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -25,13 +24,13 @@ _seq = iter(range(1, 1_000_000))
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
-    s = SqliteStorage(tmp_path / "hub.sqlite")
+def storage(db: str) -> Iterator[Storage]:
+    s = open_storage(db)
     yield s
     s.close()
 
 
-def taps(storage: SqliteStorage, values: list[int], at: datetime, location: str = "loc-1") -> None:
+def taps(storage: Storage, values: list[int], at: datetime, location: str = "loc-1") -> None:
     events = []
     for value in values:
         n = next(_seq)
@@ -51,17 +50,17 @@ def taps(storage: SqliteStorage, values: list[int], at: datetime, location: str 
     storage.ingest([IncomingBatch("dev-1", location, f"b-{n}", events)], [], [], at)
 
 
-def status(storage: SqliteStorage, online: bool, at: datetime) -> None:
+def status(storage: Storage, online: bool, at: datetime) -> None:
     update = StatusUpdate(Status(online=online, device_id="dev-1", location_id="loc-1"))
     storage.ingest([], [update], [], at)
 
 
-def rule(storage: SqliteStorage, kind: str, **params: object) -> int:
+def rule(storage: Storage, kind: str, **params: object) -> int:
     spec = new_spec(RuleInput(kind=kind, params=params, webhook_url="http://receiver.example/hook"))  # type: ignore[arg-type]
     return storage.create_rule(spec, NOW).rule_id
 
 
-def test_a_negative_burst_fires_once_per_episode_then_resolves(storage: SqliteStorage) -> None:
+def test_a_negative_burst_fires_once_per_episode_then_resolves(storage: Storage) -> None:
     rule_id = rule(storage, "pct_negative")
     evaluator = AlertEvaluator(storage, interval_s=1)
     taps(storage, [0, 0, 1, 3], NOW - timedelta(minutes=2))
@@ -81,13 +80,13 @@ def test_a_negative_burst_fires_once_per_episode_then_resolves(storage: SqliteSt
     assert states == ["firing", "resolved"]
 
 
-def test_old_taps_synced_late_do_not_fire(storage: SqliteStorage) -> None:
+def test_old_taps_synced_late_do_not_fire(storage: Storage) -> None:
     rule(storage, "pct_negative")
     taps(storage, [0, 0, 0, 0], NOW - timedelta(hours=3))  # a backlog from a device that was offline
     assert AlertEvaluator(storage, interval_s=1).run_once(NOW) == (0, 0)
 
 
-def test_scope_limits_a_rule_to_its_location(storage: SqliteStorage) -> None:
+def test_scope_limits_a_rule_to_its_location(storage: Storage) -> None:
     spec = new_spec(RuleInput(kind="pct_negative", scope_kind="location", scope="loc-2"))
     storage.create_rule(spec, NOW)
     taps(storage, [0, 0, 0, 0], NOW - timedelta(minutes=1), location="loc-1")
@@ -96,7 +95,7 @@ def test_scope_limits_a_rule_to_its_location(storage: SqliteStorage) -> None:
     assert AlertEvaluator(storage, interval_s=1).run_once(NOW) == (1, 0)
 
 
-def test_device_offline_fires_after_its_minutes_and_resolves_when_back(storage: SqliteStorage) -> None:
+def test_device_offline_fires_after_its_minutes_and_resolves_when_back(storage: Storage) -> None:
     rule(storage, "device_offline", minutes=1)
     evaluator = AlertEvaluator(storage, interval_s=1)
     status(storage, online=False, at=NOW)
@@ -108,7 +107,7 @@ def test_device_offline_fires_after_its_minutes_and_resolves_when_back(storage: 
     assert evaluator.run_once(NOW + timedelta(minutes=2)) == (0, 1)
 
 
-def test_disabling_a_rule_resolves_its_alerts(storage: SqliteStorage) -> None:
+def test_disabling_a_rule_resolves_its_alerts(storage: Storage) -> None:
     rule_id = rule(storage, "device_offline", minutes=0)
     status(storage, online=False, at=NOW)
     evaluator = AlertEvaluator(storage, interval_s=1)
@@ -119,7 +118,7 @@ def test_disabling_a_rule_resolves_its_alerts(storage: SqliteStorage) -> None:
     assert evaluator.run_once(NOW) == (0, 1)
 
 
-def test_baseline_drop_compares_with_the_same_weekday_hour(storage: SqliteStorage) -> None:
+def test_baseline_drop_compares_with_the_same_weekday_hour(storage: Storage) -> None:
     rule(storage, "baseline_drop", window_min=60, min_n=10, min_baseline_n=30)
     local_now = NOW.astimezone(HELSINKI)
     for weeks in range(1, 9):  # the same local Monday hour in each of 8 weeks (across the end of DST)
@@ -134,7 +133,7 @@ def test_baseline_drop_compares_with_the_same_weekday_hour(storage: SqliteStorag
     assert alert.details["baseline_n"] == 40
 
 
-def history(storage: SqliteStorage, values: list[int], weeks: int) -> None:
+def history(storage: Storage, values: list[int], weeks: int) -> None:
     """The same taps at this local weekday and hour in each of the previous ``weeks`` weeks."""
     local_now = NOW.astimezone(HELSINKI)
     for back in range(1, weeks + 1):
@@ -142,7 +141,7 @@ def history(storage: SqliteStorage, values: list[int], weeks: int) -> None:
         taps(storage, values, datetime.combine(day, local_now.time(), HELSINKI) - timedelta(minutes=10))
 
 
-def test_minute_counts_group_the_window_by_minute_with_each_answers_local_hour(storage: SqliteStorage) -> None:
+def test_minute_counts_group_the_window_by_minute_with_each_answers_local_hour(storage: Storage) -> None:
     taps(storage, [0, 3], NOW - timedelta(seconds=50))
     taps(storage, [3], NOW - timedelta(seconds=10))
     taps(storage, [1], NOW + timedelta(seconds=5))  # after the window
@@ -157,7 +156,7 @@ def test_minute_counts_group_the_window_by_minute_with_each_answers_local_hour(s
     assert storage.day_counts("loc-1", days, "other-question") == []
 
 
-def test_shift_fires_against_the_usual_share_for_the_weekday_and_hour_then_resolves(storage: SqliteStorage) -> None:
+def test_shift_fires_against_the_usual_share_for_the_weekday_and_hour_then_resolves(storage: Storage) -> None:
     rule(storage, "shift", threshold=3, weeks=2)
     history(storage, [0, 1, 2, 3, 3, 3, 3, 3, 3, 3] * 2, weeks=2)  # 20% negative, as usual
     evaluator = AlertEvaluator(storage, interval_s=1)
@@ -171,7 +170,7 @@ def test_shift_fires_against_the_usual_share_for_the_weekday_and_hour_then_resol
     assert evaluator.run_once(NOW + timedelta(hours=3)) == (0, 1)  # the rise has left the 3-hour look-back
 
 
-def test_a_past_day_replays_from_the_answers_up_to_each_moment(storage: SqliteStorage) -> None:
+def test_a_past_day_replays_from_the_answers_up_to_each_moment(storage: Storage) -> None:
     """run_once(now) sees only answers up to ``now`` and stamps episodes with ``now``: history can be replayed."""
     rule(storage, "pct_negative")
     rule(storage, "shift", threshold=3)
@@ -203,7 +202,7 @@ class FakeReceiver:
         return self.results.pop(0) if self.results else None
 
 
-def test_failed_deliveries_are_retried_then_delivered(storage: SqliteStorage) -> None:
+def test_failed_deliveries_are_retried_then_delivered(storage: Storage) -> None:
     rule(storage, "device_offline", minutes=0)
     status(storage, online=False, at=datetime.now(UTC))
     AlertEvaluator(storage, interval_s=1).run_once(datetime.now(UTC))
@@ -222,7 +221,7 @@ def test_failed_deliveries_are_retried_then_delivered(storage: SqliteStorage) ->
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("delivered", 3, None)
 
 
-def test_a_delivery_fails_for_good_after_max_attempts(storage: SqliteStorage) -> None:
+def test_a_delivery_fails_for_good_after_max_attempts(storage: Storage) -> None:
     rule(storage, "device_offline", minutes=0)
     status(storage, online=False, at=datetime.now(UTC))
     AlertEvaluator(storage, interval_s=1).run_once(datetime.now(UTC))
@@ -236,7 +235,7 @@ def test_a_delivery_fails_for_good_after_max_attempts(storage: SqliteStorage) ->
     assert (counts["deliveries_failed"], counts["deliveries_pending"], sender.stats.attempts) == (1, 0, 2)
 
 
-def test_a_crashing_receiver_never_crashes_the_sender(storage: SqliteStorage) -> None:
+def test_a_crashing_receiver_never_crashes_the_sender(storage: Storage) -> None:
     rule(storage, "device_offline", minutes=0)
     status(storage, online=False, at=datetime.now(UTC))
     AlertEvaluator(storage, interval_s=1).run_once(datetime.now(UTC))

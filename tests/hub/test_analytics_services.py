@@ -1,4 +1,4 @@
-"""The analytics services over a real SqliteStorage: scope, validation, comparisons, reasons, export, locations."""
+"""The analytics services over a real Storage: scope, validation, comparisons, reasons, export, locations."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import io
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,9 +24,9 @@ from hub.services.analytics_query import check_range, select
 from hub.services.analytics_reasons import ReasonRequest, reason_rows
 from hub.services.analytics_scope import Scope
 from hub.services.analytics_scores import ScoreRequest, score_report, score_rows
-from hub.storage.base import IncomingBatch, TokenInfo
+from hub.storage import open_storage
+from hub.storage.base import IncomingBatch, Storage, TokenInfo
 from hub.storage.base_analytics import EXPORT_COLUMNS, EventQuery, Selection
-from hub.storage.sqlite import SqliteStorage
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -36,8 +35,8 @@ EVERYTHING = Scope()
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
-    s = SqliteStorage(tmp_path / "hub.sqlite")
+def storage(db: str) -> Iterator[Storage]:
+    s = open_storage(db)
     for location_id, region in (("hel-1", "nordics/finland"), ("nyc-1", "americas/us")):
         body = LocationCreate(location_id=location_id, name=location_id, region=region, timezone="Europe/Helsinki")
         locations.register_location(s, body, NOW)
@@ -47,7 +46,7 @@ def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
         s.close()
 
 
-def tap(storage: SqliteStorage, location: str, local: datetime, values: list[int], reason: str | None = None) -> None:
+def tap(storage: Storage, location: str, local: datetime, values: list[int], reason: str | None = None) -> None:
     events = [
         Event(
             id=str(uuid.uuid4()),
@@ -90,7 +89,7 @@ def test_scope_narrows_a_region_or_refuses_one_outside_it() -> None:
         Scope("nordics/finland").narrow("nordics")
 
 
-def test_select_checks_the_location_and_the_region(storage: SqliteStorage) -> None:
+def test_select_checks_the_location_and_the_region(storage: Storage) -> None:
     assert select(storage, NORDICS, "hel-1", None) == Selection("nordics", "hel-1")
     assert select(storage, EVERYTHING, None, "americas") == Selection("americas", None)
     with pytest.raises(OutOfScope, match="location 'nyc-1' is outside this token's region 'nordics'"):
@@ -118,7 +117,7 @@ def test_previous_period_is_equally_long_and_just_before() -> None:
     assert previous_period(date(2026, 3, 1), date(2026, 3, 1)) == (date(2026, 2, 28), date(2026, 2, 28))
 
 
-def test_compare_adds_previous_delta_and_significance(storage: SqliteStorage) -> None:
+def test_compare_adds_previous_delta_and_significance(storage: Storage) -> None:
     tap(storage, "hel-1", datetime(2026, 3, 3, 10), [0] * 30 + [3] * 10)  # previous week: mostly unhappy
     tap(storage, "hel-1", datetime(2026, 3, 10, 10), [3] * 36 + [2] * 4)  # this week: happy
     tap(storage, "nyc-1", datetime(2026, 3, 3, 10), [3] * 21 + [1] * 19)
@@ -137,7 +136,7 @@ def test_compare_adds_previous_delta_and_significance(storage: SqliteStorage) ->
     assert 0.8 < nyc["p_value"]["pct_positive"] <= 1
 
 
-def test_compare_by_day_matches_the_same_day_one_period_earlier(storage: SqliteStorage) -> None:
+def test_compare_by_day_matches_the_same_day_one_period_earlier(storage: Storage) -> None:
     tap(storage, "hel-1", datetime(2026, 3, 2, 10), [3, 3])  # 7 days before the 9th
     tap(storage, "hel-1", datetime(2026, 3, 9, 10), [0])
     tap(storage, "hel-1", datetime(2026, 3, 10, 10), [1])
@@ -149,14 +148,14 @@ def test_compare_by_day_matches_the_same_day_one_period_earlier(storage: SqliteS
     assert by_day["2026-03-10"]["significant"] == {"happy_index": None, "pct_positive": None}
 
 
-def test_score_request_validation(storage: SqliteStorage) -> None:
+def test_score_request_validation(storage: Storage) -> None:
     with pytest.raises(InvalidQuery, match="region_level applies to group_by=region only"):
         score_rows(storage, EVERYTHING, ScoreRequest(date(2026, 3, 9), date(2026, 3, 9), "location", region_level=1))
     with pytest.raises(OutOfScope):
         score_rows(storage, NORDICS, ScoreRequest(date(2026, 3, 9), date(2026, 3, 9), region="americas/us"))
 
 
-def test_an_analyst_with_a_region_sees_only_its_locations(storage: SqliteStorage) -> None:
+def test_an_analyst_with_a_region_sees_only_its_locations(storage: Storage) -> None:
     tap(storage, "hel-1", datetime(2026, 3, 10, 10), [3])
     tap(storage, "nyc-1", datetime(2026, 3, 10, 10), [0])
     for group_by in ("location", "all", "region"):
@@ -170,7 +169,7 @@ def test_an_analyst_with_a_region_sees_only_its_locations(storage: SqliteStorage
 # --- reasons ------------------------------------------------------------------------
 
 
-def test_reason_shares_are_within_group_question_and_polarity(storage: SqliteStorage) -> None:
+def test_reason_shares_are_within_group_question_and_polarity(storage: Storage) -> None:
     tap(storage, "hel-1", datetime(2026, 3, 10, 10), [0, 1, 0], reason="queue")
     tap(storage, "hel-1", datetime(2026, 3, 10, 11), [1], reason="dirty")
     tap(storage, "hel-1", datetime(2026, 3, 10, 12), [3, 3], reason="staff")
@@ -195,7 +194,7 @@ def test_reason_shares_are_within_group_question_and_polarity(storage: SqliteSto
 # --- export -----------------------------------------------------------------------
 
 
-def test_cursors_round_trip_and_refuse_anything_else(storage: SqliteStorage) -> None:
+def test_cursors_round_trip_and_refuse_anything_else(storage: Storage) -> None:
     query = EventQuery(date(2026, 3, 1), date(2026, 3, 31), Selection("nordics"))
     assert decode_cursor(encode_cursor(1234, query), query) == 1234
     other = EventQuery(date(2026, 3, 1), date(2026, 3, 30), Selection("nordics"))
@@ -206,7 +205,7 @@ def test_cursors_round_trip_and_refuse_anything_else(storage: SqliteStorage) -> 
             decode_cursor(bad, query)
 
 
-def test_pages_end_with_a_null_cursor_exactly_at_the_last_event(storage: SqliteStorage) -> None:
+def test_pages_end_with_a_null_cursor_exactly_at_the_last_event(storage: Storage) -> None:
     tap(storage, "hel-1", datetime(2026, 3, 10, 10), [0, 1, 2, 3, 0, 1])
     query = event_query(storage, EVERYTHING, date(2026, 3, 10), date(2026, 3, 10), None, None)
     first = event_page(storage, query, None, 3)
@@ -236,7 +235,7 @@ def test_csv_cells_that_start_a_formula_are_quoted(cell: object, exported: objec
     assert csv_cell(cell) == exported
 
 
-def test_csv_stream_has_a_header_and_escaped_rows(storage: SqliteStorage) -> None:
+def test_csv_stream_has_a_header_and_escaped_rows(storage: Storage) -> None:
     tap(storage, "hel-1", datetime(2026, 3, 10, 10), [0], reason='=HYPERLINK("http://evil.example","a, b")')
     tap(storage, "hel-1", datetime(2026, 3, 10, 11), [3], reason="+1")
     query = event_query(storage, EVERYTHING, date(2026, 3, 10), date(2026, 3, 10), "hel-1", None)
@@ -286,7 +285,7 @@ def test_location_bodies_name_the_bad_field() -> None:
     assert LocationUpdate.model_validate({"region": None}).changes().given == {"region"}
 
 
-def test_register_and_update_rules(storage: SqliteStorage) -> None:
+def test_register_and_update_rules(storage: Storage) -> None:
     again = LocationCreate(location_id="hel-1", name="Again", timezone="UTC")
     with pytest.raises(Conflict, match="already registered"):
         locations.register_location(storage, again, NOW)

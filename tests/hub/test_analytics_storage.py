@@ -1,4 +1,4 @@
-"""SqliteStorage's analytics mixin and the reasons rollup, on real SQLite files."""
+"""The shared analytics SQL and the reasons rollup, on both backends (a SQLite file, a real PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,21 @@ import sqlite3
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from edge_agent.migrate import migrate
 from edge_agent.protocol import Event
-from hub.storage.base import IncomingBatch, ScoreQuery
+from hub.storage import open_storage
+from hub.storage.base import IncomingBatch, ScoreQuery, Storage
 from hub.storage.base_analytics import EventQuery, LocationChanges, LocationSpec, ReasonQuery, Selection
+from hub.storage.sql.analytics import day_filters, month_filters, truncate_region
 from hub.storage.sqlite import SqliteStorage
-from hub.storage.sqlite_analytics import day_filters, truncate_region
+from hub.storage.sqlite.schema import MIGRATIONS
+from tests.hub.backends import raw
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -48,8 +52,8 @@ class Taps:
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
-    s = SqliteStorage(tmp_path / "hub.sqlite")
+def storage(db: str) -> Iterator[Storage]:
+    s = open_storage(db)
     for location_id, region in REGIONS.items():
         s.register_location(LocationSpec(location_id, location_id.upper(), "Europe/Helsinki", region), NOW)
     try:
@@ -58,23 +62,15 @@ def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
         s.close()
 
 
-def ingest(storage: SqliteStorage, location: str, events: list[Event], device: str | None = None) -> None:
+def ingest(storage: Storage, location: str, events: list[Event], device: str | None = None) -> None:
     batch = IncomingBatch(device or f"dev-{location}", location, str(uuid.uuid4()), events)
     storage.ingest([batch], [], [], NOW)
-
-
-def raw(storage: SqliteStorage, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(storage.path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 # --- the reasons rollup ---------------------------------------------------------------
 
 
-def test_reasons_are_rolled_up_at_ingest_by_polarity_once_and_without_misuse(storage: SqliteStorage) -> None:
+def test_reasons_are_rolled_up_at_ingest_by_polarity_once_and_without_misuse(storage: Storage) -> None:
     tap = Taps()
     day = datetime(2026, 3, 9, 10, 0)
     events = [
@@ -105,7 +101,7 @@ def test_reasons_are_rolled_up_at_ingest_by_polarity_once_and_without_misuse(sto
     ]
 
 
-def test_reasons_rollup_matches_the_events_table(storage: SqliteStorage) -> None:
+def test_reasons_rollup_matches_the_events_table(storage: Storage) -> None:
     tap = Taps()
     for i in range(60):
         local = datetime(2026, 3, 1 + i % 9, 8 + i % 12, 0)
@@ -123,7 +119,7 @@ def test_reasons_rollup_matches_the_events_table(storage: SqliteStorage) -> None
     assert from_rollup == from_events and len(from_events) > 10
 
 
-def test_reason_counts_group_filter_and_truncate(storage: SqliteStorage) -> None:
+def test_reason_counts_group_filter_and_truncate(storage: Storage) -> None:
     tap = Taps()
     day = datetime(2026, 3, 9, 10, 0)
     ingest(storage, "hel-1", [tap(day, 0, reason="queue"), tap(day, 0, reason="queue"), tap(day, 1, reason="dirty")])
@@ -159,7 +155,7 @@ def test_truncate_region() -> None:
     assert truncate_region(None, 1) == truncate_region("", None) == "(none)"
 
 
-def test_scores_by_region_at_every_level(storage: SqliteStorage) -> None:
+def test_scores_by_region_at_every_level(storage: Storage) -> None:
     tap = Taps()
     day = datetime(2026, 3, 9, 10, 0)
     ingest(storage, "hel-1", [tap(day, 3), tap(day, 0)])
@@ -184,7 +180,7 @@ def test_scores_by_region_at_every_level(storage: SqliteStorage) -> None:
     assert [(r.keys["location_id"], r.counts) for r in only] == [("hel-1", [1, 0, 0, 1]), ("hel-2", [0, 0, 0, 1])]
 
 
-def test_weekday_hour_uses_the_local_day_and_hour(storage: SqliteStorage) -> None:
+def test_weekday_hour_uses_the_local_day_and_hour(storage: Storage) -> None:
     tap = Taps()
     # Sunday 2026-03-15 23:30 in Helsinki is 21:30Z on Sunday; Monday 00:30 local is still Sunday in UTC.
     events = [
@@ -217,7 +213,7 @@ def test_day_filters_list_each_weekday_once() -> None:
 # --- locations ----------------------------------------------------------------------
 
 
-def test_register_takes_over_a_location_seen_from_events_and_refuses_a_second_time(storage: SqliteStorage) -> None:
+def test_register_takes_over_a_location_seen_from_events_and_refuses_a_second_time(storage: Storage) -> None:
     ingest(storage, "pop-up", [Taps()(datetime(2026, 3, 9, 10), 3, tz=ZoneInfo("Asia/Tokyo"))])
     seen = storage.location("pop-up")
     assert seen is not None and (seen.timezone, seen.timezone_source, seen.name) == ("Asia/Tokyo", "events", None)
@@ -232,7 +228,7 @@ def test_register_takes_over_a_location_seen_from_events_and_refuses_a_second_ti
     assert storage.register_location(spec, NOW) is None
 
 
-def test_update_changes_only_the_given_fields(storage: SqliteStorage) -> None:
+def test_update_changes_only_the_given_fields(storage: Storage) -> None:
     later = datetime(2026, 3, 21, tzinfo=UTC)
     changed = storage.update_location("hel-1", LocationChanges(frozenset({"region"}), region=None), later)
     assert changed is not None and (changed.region, changed.name, changed.timezone) == (
@@ -253,7 +249,7 @@ def test_update_changes_only_the_given_fields(storage: SqliteStorage) -> None:
 # --- events export --------------------------------------------------------------------------
 
 
-def test_event_pages_return_every_event_once_even_with_inserts_between_pages(storage: SqliteStorage) -> None:
+def test_event_pages_return_every_event_once_even_with_inserts_between_pages(storage: Storage) -> None:
     tap = Taps()
     first = [tap(datetime(2026, 3, 9 + i % 3, 10), i % 4, reason=f"r{i}") for i in range(25)]
     ingest(storage, "hel-1", first)
@@ -273,7 +269,7 @@ def test_event_pages_return_every_event_once_even_with_inserts_between_pages(sto
     }
 
 
-def test_iter_events_in_chunks_ordered_by_day_location_and_arrival(storage: SqliteStorage) -> None:
+def test_iter_events_in_chunks_ordered_by_day_location_and_arrival(storage: Storage) -> None:
     tap = Taps()
     ingest(storage, "sto-1", [tap(datetime(2026, 3, 10, 9), 1), tap(datetime(2026, 3, 9, 9), 2)])
     ingest(storage, "hel-1", [tap(datetime(2026, 3, 10, 9), 3), tap(datetime(2026, 3, 12, 9), 0, misuse=True)])
@@ -293,3 +289,58 @@ def test_iter_events_in_chunks_ordered_by_day_location_and_arrival(storage: Sqli
         for c in storage.iter_events(EventQuery(date(2026, 3, 9), date(2026, 3, 12), Selection(region="nordics")), 2)
         for r in c
     ) == {"sto-1": 2, "hel-1": 2}
+
+
+def test_month_filters_read_whole_months_and_the_days_around_them() -> None:
+    def shape(start: date, end: date) -> list[tuple[str | None, tuple[str, ...]]]:
+        return [(f.table, f.params) for f in month_filters(start, end)]
+
+    assert shape(date(2026, 1, 1), date(2026, 12, 31)) == [("rollup_month", ("2026-01", "2026-12"))]
+    assert shape(date(2026, 1, 15), date(2026, 4, 10)) == [
+        (None, ("2026-01-15", "2026-01-31")),
+        ("rollup_month", ("2026-02", "2026-03")),
+        (None, ("2026-04-01", "2026-04-10")),
+    ]
+    assert shape(date(2026, 2, 1), date(2026, 2, 28)) == [("rollup_month", ("2026-02", "2026-02"))]
+    assert shape(date(2026, 2, 2), date(2026, 3, 30)) == [(None, ("2026-02-02", "2026-03-30"))]
+    assert shape(date(2025, 12, 31), date(2026, 1, 31)) == [
+        (None, ("2025-12-31", "2025-12-31")),
+        ("rollup_month", ("2026-01", "2026-01")),
+    ]
+
+
+def test_scores_over_whole_months_match_the_daily_rollup(storage: Storage) -> None:
+    """The monthly rollup kept at ingest gives the same counts as summing the days, at a month's edges too."""
+    taps = Taps()
+    for day, value in ((date(2026, 1, 31), 0), (date(2026, 2, 1), 3), (date(2026, 2, 28), 2), (date(2026, 3, 1), 1)):
+        for hour in (0, 23):  # local midnight and late evening: the local month, not the UTC one
+            ingest(storage, "hel-1", [taps(datetime.combine(day, time(hour, 30)), value)])
+    assert raw(storage, "SELECT month, SUM(count) FROM rollup_month GROUP BY month ORDER BY month") == [
+        ("2026-01", 2), ("2026-02", 4), ("2026-03", 2),
+    ]  # fmt: skip
+    for start, end in ((date(2026, 1, 1), date(2026, 3, 31)), (date(2026, 1, 31), date(2026, 3, 1))):
+        for group_by in ("location", "region", "all"):
+            query = ScoreQuery(start, end, group_by=group_by)  # type: ignore[arg-type]
+            monthly = storage.score_counts(query)
+            daily = storage.score_counts(ScoreQuery(start, end, group_by="day"))
+            assert sum(sum(r.counts) for r in monthly) == sum(sum(r.counts) for r in daily) == 8
+    feb = storage.score_counts(ScoreQuery(date(2026, 2, 1), date(2026, 2, 28), group_by="all"))
+    assert [r.counts for r in feb] == [[0, 0, 2, 2]]
+
+
+def test_the_monthly_rollup_is_filled_from_the_daily_one_when_an_older_database_is_opened(tmp_path: Path) -> None:
+    path = tmp_path / "hub.sqlite"
+    with sqlite3.connect(path) as old:  # a hub database from before migration 7
+        migrate(old, MIGRATIONS[:6], "hub")
+        old.executemany(
+            "INSERT INTO rollup_day (location_id, question_id, day, scale, value, count) VALUES (?, 'q', ?, 4, ?, ?)",
+            [("hel-1", "2026-01-31", 3, 2), ("hel-1", "2026-02-01", 3, 5), ("hel-1", "2026-02-27", 3, 1)],
+        )
+    old.close()
+    storage = SqliteStorage(path)
+    try:
+        assert raw(storage, "SELECT month, value, count FROM rollup_month ORDER BY month") == [
+            ("2026-01", 3, 2), ("2026-02", 3, 6),
+        ]  # fmt: skip
+    finally:
+        storage.close()

@@ -13,12 +13,13 @@ import pytest
 
 from edge_agent.clock import EARLIEST_PLAUSIBLE
 from edge_agent.protocol import Event, convert, format_ts
+from hub.domain.quarantine import FUTURE_TOLERANCE, verdict
 from hub.ingest import receive_window
 from hub.localtime import local_day_hour
-from hub.quarantine import FUTURE_TOLERANCE, Screen, verdict
+from hub.storage.sql.rows import BATCH_COLUMNS, EVENT_COLUMNS, BatchRows, batch_rows, columns, day_hours, ts_texts
+from hub.storage.sql.screen import Screen
 from hub.storage.sqlite import SqliteStorage
-from hub.storage.sqlite_ingest import _insert_events
-from hub.storage.sqlite_rows import BATCH_COLUMNS, EVENT_COLUMNS, BatchRows, batch_rows, columns, day_hours, ts_texts
+from hub.storage.sqlite.ingest import _insert_events
 
 ZONES = ["Europe/Helsinki", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe",
          "Pacific/Chatham", "America/St_Johns", "UTC", "Africa/Casablanca", "Antarctica/Troll"]  # fmt: skip

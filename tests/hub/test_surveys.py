@@ -22,8 +22,8 @@ from edge_agent.config_push import (
 from edge_agent.store import DeviceStore
 from edge_agent.survey import default_survey, parse_survey
 from hub.services.surveys import Resolver, SurveyInputError, check_targets, parse_survey_body
+from hub.storage.base import Storage
 from hub.storage.base_surveys import Assignment, DeviceTarget, SurveyVersion
-from hub.storage.sqlite import SqliteStorage
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
@@ -104,14 +104,7 @@ def test_effective_is_the_latest_version_or_none() -> None:
 # --- storage -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def storage(tmp_path: Path) -> Any:
-    s = SqliteStorage(tmp_path / "hub.sqlite")
-    yield s
-    s.close()
-
-
-def test_versions_count_up_per_survey_and_the_body_carries_its_version(storage: SqliteStorage) -> None:
+def test_versions_count_up_per_survey_and_the_body_carries_its_version(storage: Storage) -> None:
     survey = parse_survey_body(body())
     assert storage.add_survey_version("a", survey, "me", NOW).version == 1
     second = storage.add_survey_version("a", survey, "me", NOW)
@@ -123,7 +116,7 @@ def test_versions_count_up_per_survey_and_the_body_carries_its_version(storage: 
     assert storage.survey_versions("nope") == []
 
 
-def test_assigning_replaces_this_surveys_targets_and_takes_over_others(storage: SqliteStorage) -> None:
+def test_assigning_replaces_this_surveys_targets_and_takes_over_others(storage: Storage) -> None:
     storage.replace_assignments("a", ["s1", "s2"], ["nordics"], NOW)
     storage.replace_assignments("b", ["s2"], [], NOW)
     storage.replace_assignments("a", ["s1"], [], NOW)
@@ -131,7 +124,7 @@ def test_assigning_replaces_this_surveys_targets_and_takes_over_others(storage: 
     assert got == {("location", "s1"): "a", ("location", "s2"): "b"}
 
 
-def test_published_configs_are_recorded_per_device(storage: SqliteStorage) -> None:
+def test_published_configs_are_recorded_per_device(storage: Storage) -> None:
     storage.record_published("dev-1", "a", 1, NOW)
     storage.record_published("dev-1", "a", 2, NOW)
     storage.record_published("dev-2", None, None, NOW)

@@ -13,6 +13,7 @@ import io
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -183,8 +184,9 @@ def record(workdir: Path, broker: MosquittoBroker, site: Site, taps: list[Tap], 
     return Agent(config_path), store_path
 
 
-@pytest.fixture(scope="module")
-def hq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HQ]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def hq(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[HQ]:
+    """One hub for the module, on each backend: ``touchpoint-hub serve --db postgresql://...`` for the second."""
     if find_mosquitto() is None:
         pytest.fail("mosquitto is not installed: run scripts/test (it installs it) or apt-get install mosquitto")
     today = datetime.now(UTC).date()
@@ -193,7 +195,10 @@ def hq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HQ]:
     broker = MosquittoBroker(MosquittoConfig(free_port(), data_dir=base / "broker", persistence=False))
     broker.start()
     (base / "hub").mkdir()
-    hub = Hub(base / "hub", broker.url)
+    db = None
+    if request.param == "postgresql":
+        db = request.getfixturevalue("pg_cluster").create_database(f"hq_{uuid.uuid4().hex[:8]}")
+    hub = Hub(base / "hub", broker.url, db)
     hub.start()
     state = HQ(hub, broker, base)
     agents: list[Agent] = []

@@ -25,7 +25,7 @@ from hub.provisioning.model import BrokerAccount
 from hub.provisioning.passwd import hash_password, render_password_file, verify_password
 from hub.storage.base import IncomingBatch, StatusUpdate
 from hub.storage.sqlite import SqliteStorage
-from hub.storage.sqlite_schema import MIGRATIONS
+from hub.storage.sqlite.schema import MIGRATIONS
 from tests.security.support import hub_cli_ok, run_hub_cli
 
 

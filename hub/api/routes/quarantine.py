@@ -3,7 +3,7 @@
 They were acked to their device and are kept, but they are in no score, rollup
 or export: the hub cannot know their local day. Each row says why
 (``clock_not_ok``, ``future``, ``before_floor``, ``before_provisioning``) and
-which day its own timestamp claims. See :mod:`hub.quarantine`.
+which day its own timestamp claims. See :mod:`hub.domain.quarantine`.
 """
 
 from __future__ import annotations

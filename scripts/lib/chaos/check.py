@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from chaos.stack import Device
 from edge_agent.clock import EARLIEST_PLAUSIBLE
 from edge_agent.scores import polarity
-from hub.quarantine import FUTURE_TOLERANCE
+from hub.domain.quarantine import FUTURE_TOLERANCE
 
 RollupKey = tuple[object, ...]
 

@@ -1,31 +1,24 @@
-"""What the alert evaluator reads on SQLite: locations, device states, and answer counts by window, minute and rollup.
+"""What the alert evaluator reads: locations, device states, and answer counts by window, minute and rollup.
 
-Mixed into :class:`~hub.storage.sqlite.SqliteStorage`. Every read takes its time
+Shared by both backends. Every read takes its time
 range from the caller, never from the clock, so a rule can be evaluated at any
 moment of the past (``AlertEvaluator.run_once(now)``).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from edge_agent.protocol import format_ts
 from hub.storage.base_alerts import CountRow, DeviceState, LocationInfo, MinuteRow
+from hub.storage.sql.db import SqlHost
 
 
 def _marks(values: list[str]) -> str:
     return ",".join("?" * len(values))
 
 
-class SqliteAlertReads:
-    """Needs the host class's ``_reader()`` connection."""
-
-    if TYPE_CHECKING:
-
-        def _reader(self) -> sqlite3.Connection: ...
-
+class SqlAlertReads(SqlHost):
     def alert_locations(self) -> list[LocationInfo]:
         rows = self._reader().execute(
             "SELECT l.location_id, l.region, l.timezone, l.opening_hours, "
@@ -86,7 +79,7 @@ class SqliteAlertReads:
         location_id: str,
         days: list[str],
         question_id: str | None,
-        extra: str = "1",
+        extra: str = "TRUE",
         extra_params: list[object] | None = None,
     ) -> list[CountRow]:
         sql = (

@@ -1,4 +1,4 @@
-"""The device registry on SQLite, mixed into :class:`~hub.storage.sqlite.SqliteStorage`.
+"""The device registry, shared by both backends.
 
 One row per broker account (each provisioned device, plus the hub's own
 ingest user) with the Mosquitto hash of its password, never the password.
@@ -8,11 +8,8 @@ say why it refuses that device's messages.
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
-
-from hub.provisioning.model import BrokerAccount
+from hub.domain.accounts import BrokerAccount
+from hub.storage.sql.db import SqlHost
 
 _COLUMNS = "username, role, password_hash, created_at, location_id, rotated_at, revoked_at"
 
@@ -30,28 +27,20 @@ def _account(row: tuple[object, ...]) -> BrokerAccount:
     )
 
 
-class SqliteRegistryMixin:
-    """Needs the host class's ``_reader()`` and ``_write()`` connections."""
-
-    if TYPE_CHECKING:
-
-        def _reader(self) -> sqlite3.Connection: ...
-
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
-
+class SqlRegistry(SqlHost):
     def add_account(self, account: BrokerAccount) -> None:
         """Insert a new account; ValueError if the username exists (active or revoked)."""
-        try:
-            with self._write() as conn:
-                conn.execute(
-                    f"INSERT INTO broker_accounts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        account.username, account.role, account.password_hash, account.created_at,
-                        account.location_id, account.rotated_at, account.revoked_at,
-                    ),
-                )  # fmt: skip
-        except sqlite3.IntegrityError:
-            raise ValueError(f"broker account {account.username!r} already exists") from None
+        with self._write() as conn:
+            added = conn.execute(
+                f"INSERT INTO broker_accounts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (username) DO NOTHING RETURNING username",
+                (
+                    account.username, account.role, account.password_hash, account.created_at,
+                    account.location_id, account.rotated_at, account.revoked_at,
+                ),
+            ).fetchone()  # fmt: skip
+        if added is None:
+            raise ValueError(f"broker account {account.username!r} already exists")
 
     def accounts(self) -> list[BrokerAccount]:
         rows = self._reader().execute(f"SELECT {_COLUMNS} FROM broker_accounts ORDER BY role, username")
@@ -70,7 +59,7 @@ class SqliteRegistryMixin:
                 "WHERE username = ? AND revoked_at IS NULL",
                 (password_hash, at, username),
             )
-        return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def revoke_account(self, username: str, at: str) -> bool:
         """Mark an account revoked; False if it does not exist or is already revoked."""
@@ -78,7 +67,7 @@ class SqliteRegistryMixin:
             cur = conn.execute(
                 "UPDATE broker_accounts SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL", (at, username)
             )
-        return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def registry_setting(self, key: str) -> str | None:
         row = self._reader().execute("SELECT value FROM registry_settings WHERE key = ?", (key,)).fetchone()

@@ -1,4 +1,4 @@
-"""HQ analytics on SQLite, mixed into :class:`~hub.storage.sqlite.SqliteStorage`.
+"""HQ analytics, shared by both backends.
 
 Rollup queries pick the locations first (from the small ``locations`` table),
 then read each one's rows by the rollups' primary-key prefix ``(location_id,
@@ -11,14 +11,11 @@ store moved to another region takes its history along. Exports use the
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from edge_agent.protocol import format_ts
 from edge_agent.scores import Polarity
@@ -35,6 +32,7 @@ from hub.storage.base_analytics import (
     Selection,
     TimezoneSource,
 )
+from hub.storage.sql.db import SqlHost
 
 # group_by -> (rollup table, key names in the rows, SQL key expressions, keys that come from the location)
 _SCORE_GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
@@ -45,13 +43,13 @@ _SCORE_GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], tuple[str,
     "weekday_hour": ("rollup_hour", ("weekday", "hour"), ("r.hour",), ()),  # the weekday comes from DayFilter
     "all": ("rollup_day", (), (), ()),
 }
+_MONTHLY = frozenset({"location", "region", "all"})  # groupings without a day or hour: whole months can be read
 _REASON_KEYS: dict[str, tuple[str, ...]] = {"location": ("location_id",), "region": ("region",), "all": ()}
 _LOCATION_COLUMNS = "location_id, name, region, timezone, timezone_source, opening_hours, created_at, updated_at"
 _EXPORT_SELECT = (
     "SELECT e.pk, e.id, e.device_id, e.location_id, e.seq, e.ts, e.local_day, e.local_hour, e.question_id, "
     "e.scale, e.value, e.reason, e.source, e.misuse, e.survey_version FROM events AS e"
 )
-_EXPORT_TIMEOUT_S = 15.0
 
 
 def truncate_region(region: str | None, level: int | None) -> str:
@@ -68,6 +66,32 @@ class DayFilter:
     sql: str
     params: tuple[str, ...]
     keys: tuple[object, ...] = ()
+    table: str | None = None  # read this rollup instead of the query's own (the monthly one)
+
+
+def _month_after(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def month_filters(start: date, end: date) -> list[DayFilter]:
+    """The range as whole local months from ``rollup_month`` plus the days before and after them.
+
+    A year of a location is then 12 rows per answer instead of 365; a range without a whole
+    month is the one daily filter.
+    """
+    first = start if start.day == 1 else _month_after(start)  # the first whole month's first day
+    after = _month_after(end) if _month_after(end) - timedelta(days=1) == end else end.replace(day=1)
+    if first >= after:  # after: the day after the last whole month
+        return day_filters(start, end, by_weekday=False)
+    last = after - timedelta(days=1)
+    filters = []
+    if start < first:
+        filters.append(DayFilter("r.day BETWEEN ? AND ?", (start.isoformat(), (first - timedelta(days=1)).isoformat())))
+    months = (first.isoformat()[:7], last.isoformat()[:7])
+    filters.append(DayFilter("r.month BETWEEN ? AND ?", months, table="rollup_month"))
+    if last < end:
+        filters.append(DayFilter("r.day BETWEEN ? AND ?", (after.isoformat(), end.isoformat())))
+    return filters
 
 
 def day_filters(start: date, end: date, by_weekday: bool) -> list[DayFilter]:
@@ -102,7 +126,7 @@ def _selection_sql(selection: Selection) -> tuple[str, list[object]]:
     if selection.location_id is not None:
         clauses.append("l.location_id = ?")
         params.append(selection.location_id)
-    return " AND ".join(clauses) or "1", params
+    return " AND ".join(clauses) or "TRUE", params
 
 
 def _record(row: tuple[object, ...]) -> LocationRecord:
@@ -150,16 +174,7 @@ class _Grouped:
     region_level: int | None
 
 
-class SqliteAnalytics:
-    """Needs the host class's ``path``, ``_reader()`` and ``_write()``."""
-
-    if TYPE_CHECKING:
-        path: Path
-
-        def _reader(self) -> sqlite3.Connection: ...
-
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
-
+class SqlAnalytics(SqlHost):
     # --- rollups: scores and reasons, read location by location -------------
 
     def _per_location(
@@ -175,7 +190,7 @@ class SqliteAnalytics:
         The prefix holds the keys that come from the location (``query.from_location``) and the day filter.
         One query per location: each seeks the rollup's key prefix (location_id, day) and sorts only that
         location's rows, in memory. One query over the fleet would sort every row at once and spill to
-        disk: about twice the CPU for a year of hourly rollups.
+        disk: about twice the CPU for a year of hourly rollups (measured on SQLite).
         """
         terms = "".join(f" AND r.{column} = ?" for column in extra)
         reader = self._reader()
@@ -184,7 +199,7 @@ class SqliteAnalytics:
             prefix = tuple(own[name] for name in query.from_location)
             for days in filters:
                 sql = (
-                    f"SELECT {', '.join(group)}, SUM(r.count) FROM {table} AS r "
+                    f"SELECT {', '.join(group)}, SUM(r.count) FROM {days.table or table} AS r "
                     f"WHERE r.location_id = ? AND {days.sql}{terms} GROUP BY {', '.join(group)}"
                 )
                 found = reader.execute(sql, [location_id, *days.params, *extra.values()]).fetchall()
@@ -200,7 +215,10 @@ class SqliteAnalytics:
         """Counts per group x question x scale, merged over the selected locations."""
         table, names, exprs, from_location = _SCORE_GROUPS[query.group_by]
         grouped = _Grouped(Selection(query.region, query.location_id), from_location, query.region_level)
-        filters = day_filters(query.start, query.end, query.group_by == "weekday_hour")
+        if query.group_by in _MONTHLY:
+            filters = month_filters(query.start, query.end)
+        else:
+            filters = day_filters(query.start, query.end, query.group_by == "weekday_hour")
         extra = {} if query.question_id is None else {"question_id": query.question_id}
         rows: dict[tuple[object, ...], CountsRow] = {}
         for prefix, found in self._per_location(
@@ -263,8 +281,9 @@ class SqliteAnalytics:
         if "timezone" in changes.given:
             sets.append("timezone_source = 'registered'")
         with self._write() as conn:
-            cur = conn.execute(f"UPDATE locations SET {', '.join(sets)} WHERE location_id = ?", [*params, location_id])
-        return None if cur.rowcount == 0 else self.location(location_id)
+            sql = f"UPDATE locations SET {', '.join(sets)} WHERE location_id = ?"
+            changed = conn.execute(sql, [*params, location_id]).rowcount
+        return None if changed == 0 else self.location(location_id)
 
     # --- reasons ------------------------------------------------------------
 
@@ -291,25 +310,16 @@ class SqliteAnalytics:
     def event_page(self, query: EventQuery, after_pk: int, limit: int) -> list[tuple[int, ExportRow]]:
         """Pks come from the (local_day, location_id) index alone; only the page's rows are read in full."""
         where, params = _event_where(query)
+        hint = self.dialect.index_hint("events_day_location")
         sql = (
-            f"{_EXPORT_SELECT} WHERE e.pk IN (SELECT e.pk FROM events AS e INDEXED BY events_day_location "
+            f"{_EXPORT_SELECT} WHERE e.pk IN (SELECT e.pk FROM events AS e{hint} "
             f"WHERE {where} AND e.pk > ? ORDER BY e.pk LIMIT ?) ORDER BY e.pk"
         )
         rows = self._reader().execute(sql, [*params, after_pk, limit]).fetchall()
         return [(int(row[0]), tuple(row[1:])) for row in rows]
 
-    def iter_events(self, query: EventQuery, chunk_size: int) -> Iterator[list[ExportRow]]:
-        """One statement on a connection of its own, in index order (no sort), read ``chunk_size`` rows at a time.
-
-        Its own connection, because the chunks are read from whichever thread serves the response.
-        """
+    def _export_sql(self, query: EventQuery) -> tuple[str, list[object]]:
+        """The statement ``iter_events`` runs: the events of the query in index order, so without a sort."""
         where, params = _event_where(query)
-        sql = f"{_EXPORT_SELECT} INDEXED BY events_day_location WHERE {where} ORDER BY e.local_day, e.location_id, e.pk"
-        conn = sqlite3.connect(str(self.path), timeout=_EXPORT_TIMEOUT_S, check_same_thread=False)
-        try:
-            conn.execute("PRAGMA query_only = 1")
-            cursor = conn.execute(sql, params)
-            while chunk := cursor.fetchmany(chunk_size):
-                yield [tuple(row[1:]) for row in chunk]
-        finally:
-            conn.close()
+        hint = self.dialect.index_hint("events_day_location")
+        return f"{_EXPORT_SELECT}{hint} WHERE {where} ORDER BY e.local_day, e.location_id, e.pk", params

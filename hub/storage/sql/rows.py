@@ -36,7 +36,7 @@ FIELDS = ("id", "seq", "ts", "tz", "clock_ok", "question_id", "scale", "value", 
           "survey_version", "boot_id", "mono_ms")  # fmt: skip
 ID, TS, CLOCK_OK = 0, 2, 4
 if Event.__struct_fields__[: len(FIELDS)] != FIELDS:
-    raise ImportError("edge_agent.protocol.Event's fields moved: update hub/storage/sqlite_rows.py FIELDS")
+    raise ImportError("edge_agent.protocol.Event's fields moved: update hub/storage/sql/rows.py FIELDS")
 
 _ENCODE = msgspec.json.Encoder().encode
 _TEXTS = msgspec.json.Decoder(list[str]).decode

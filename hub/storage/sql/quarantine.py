@@ -1,9 +1,8 @@
-"""Reading the quarantine on SQLite, mixed into :class:`~hub.storage.sqlite.SqliteStorage`."""
+"""Reading the quarantine, shared by both backends."""
 
 from __future__ import annotations
 
-import sqlite3
-from typing import TYPE_CHECKING
+from hub.storage.sql.db import SqlHost
 
 _LIST_COLUMNS = (
     "pk, id, device_id, location_id, seq, ts, claimed_day, claimed_hour, tz, clock_ok, question_id, scale, value, "
@@ -11,17 +10,11 @@ _LIST_COLUMNS = (
 )
 
 
-class SqliteQuarantine:
-    """Needs the host class's ``_reader()``."""
-
-    if TYPE_CHECKING:
-
-        def _reader(self) -> sqlite3.Connection: ...
-
+class SqlQuarantine(SqlHost):
     def quarantine_list(
         self, limit: int, device_id: str | None = None, cause: str | None = None, before: int | None = None
     ) -> list[dict[str, object]]:
-        clauses: list[str] = ["1"]
+        clauses: list[str] = ["TRUE"]
         params: list[object] = []
         for column, value in (("device_id", device_id), ("cause", cause)):
             if value is not None:
@@ -35,7 +28,7 @@ class SqliteQuarantine:
             [*params, limit],
         )
         names = [d[0] for d in cur.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cur]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         for row in rows:
             for flag in ("clock_ok", "misuse"):
                 row[flag] = bool(row[flag])

@@ -1,21 +1,21 @@
-"""Surveys, assignments and pushed device configs on SQLite, mixed into :class:`~hub.storage.sqlite.SqliteStorage`.
+"""Surveys, assignments and pushed device configs, shared by both backends.
 
-Versions are numbered inside the write transaction (``BEGIN IMMEDIATE``), so two
-admins saving at once get versions n+1 and n+2, never the same number twice.
+Versions are numbered inside a serial write transaction (one writer at a time on
+every backend), so two admins saving at once get versions n+1 and n+2, never the
+same number twice.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import msgspec
 
 from edge_agent.protocol import format_ts
 from edge_agent.survey import Survey
 from hub.storage.base_surveys import Assignment, DeviceTarget, PublishedConfig, SurveyVersion, TargetKind
+from hub.storage.sql.db import SqlHost
 
 _VERSION_COLUMNS = "survey_id, version, body, created_at, created_by"
 
@@ -24,15 +24,7 @@ def _version(row: tuple[object, ...]) -> SurveyVersion:
     return SurveyVersion(str(row[0]), int(cast(int, row[1])), str(row[2]), str(row[3]), cast(str | None, row[4]))
 
 
-class SqliteSurveys:
-    """Needs the host class's ``_reader()`` and ``_write()`` connections."""
-
-    if TYPE_CHECKING:
-
-        def _reader(self) -> sqlite3.Connection: ...
-
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
-
+class SqlSurveys(SqlHost):
     def add_survey_version(
         self, survey_id: str, survey: Survey, created_by: str | None, now: datetime
     ) -> SurveyVersion:
@@ -93,7 +85,7 @@ class SqliteSurveys:
         return {str(r[0]): PublishedConfig(str(r[0]), r[1], r[2], str(r[3])) for r in rows}
 
     def record_published(self, device_id: str, survey_id: str | None, version: int | None, now: datetime) -> None:
-        with self._write() as conn:
+        with self._write(serial=False) as conn:
             conn.execute(
                 "INSERT INTO device_configs (device_id, survey_id, version, published_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (device_id) DO UPDATE SET survey_id = excluded.survey_id, version = excluded.version, "

@@ -1,18 +1,18 @@
-"""Alert rules, episodes and webhook deliveries on SQLite, mixed into :class:`~hub.storage.sqlite.SqliteStorage`.
+"""Alert rules, episodes and webhook deliveries, shared by both backends.
 
 An episode and its webhook delivery are inserted in one transaction, after
 checking inside it that the same (rule, location, device) is not already
-firing: several evaluators (hub workers) can never fire one episode twice.
+firing; a partial unique index on firing episodes makes that hold even across
+workers: several evaluators can never fire one episode twice. Deliveries are a
+durable queue with leases, claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from edge_agent.protocol import format_ts
 from hub.storage.base_alerts import (
@@ -27,6 +27,7 @@ from hub.storage.base_alerts import (
     RuleSpec,
     ScopeKind,
 )
+from hub.storage.sql.db import SqlHost
 
 _RULE_COLUMNS = "rule_id, created_at, name, kind, scope_kind, scope, params, webhook_url, enabled"
 _EVENT_COLUMNS = "alert_id, rule_id, location_id, device_id, state, fired_at, resolved_at, message, details"
@@ -46,32 +47,24 @@ def _event(row: tuple[Any, ...]) -> AlertEvent:
     return AlertEvent(int(row[0]), key, cast(AlertState, row[4]), str(row[5]), row[6], str(row[7]), details)
 
 
-def _region_clause(column: str) -> str:
+def _region_clause(column: str, region: str) -> tuple[str, list[object]]:
     """``column`` equals the region or lies below it; no LIKE, since ids may contain '_'."""
-    return f"({column} = ? OR substr({column}, 1, length(?) + 1) = ? || '/')"
+    return f"({column} = ? OR substr({column}, 1, ?) = ?)", [region, len(region) + 1, region + "/"]
 
 
-class SqliteAlerts:
-    """Needs the host class's ``_reader()`` and ``_write()`` connections."""
-
-    if TYPE_CHECKING:
-
-        def _reader(self) -> sqlite3.Connection: ...
-
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
-
+class SqlAlerts(SqlHost):
     # --- rules --------------------------------------------------------------
 
     def create_rule(self, spec: RuleSpec, now: datetime) -> AlertRule:
         created = format_ts(now)
         with self._write() as conn:
-            cur = conn.execute(
+            row = conn.execute(
                 "INSERT INTO alert_rules (name, kind, scope_kind, scope, params, webhook_url, enabled, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING rule_id",
                 (spec.name, spec.kind, spec.scope_kind, spec.scope, json.dumps(spec.params), spec.webhook_url,
                  int(spec.enabled), created),
-            )  # fmt: skip
-        return AlertRule(int(cur.lastrowid or 0), created, spec)
+            ).fetchone()  # fmt: skip
+        return AlertRule(int(row[0]), created, spec)
 
     def alert_rules(self) -> list[AlertRule]:
         return [_rule(r) for r in self._reader().execute(f"SELECT {_RULE_COLUMNS} FROM alert_rules ORDER BY rule_id")]
@@ -95,12 +88,12 @@ class SqliteAlerts:
 
     def delete_rule(self, rule_id: int, now: datetime) -> bool:
         with self._write() as conn:
-            cur = conn.execute("DELETE FROM alert_rules WHERE rule_id = ?", (rule_id,))
+            deleted = conn.execute("DELETE FROM alert_rules WHERE rule_id = ?", (rule_id,)).rowcount
             conn.execute(
                 "UPDATE alert_events SET state = 'resolved', resolved_at = ? WHERE rule_id = ? AND state = 'firing'",
                 (format_ts(now), rule_id),
             )
-        return cur.rowcount == 1
+        return bool(deleted == 1)
 
     # --- episodes -----------------------------------------------------------
 
@@ -114,18 +107,21 @@ class SqliteAlerts:
         key, stamp = alert.key, format_ts(now)
         with self._write() as conn:
             already = conn.execute(
-                "SELECT 1 FROM alert_events WHERE rule_id = ? AND location_id IS ? AND device_id IS ? "
+                "SELECT 1 FROM alert_events WHERE rule_id = ? AND location_id IS NOT DISTINCT FROM ? "
+                "AND device_id IS NOT DISTINCT FROM ? "
                 "AND state = 'firing'",
                 (key.rule_id, key.location_id, key.device_id),
             ).fetchone()
             if already:
                 return None
-            cur = conn.execute(
+            row = conn.execute(
                 "INSERT INTO alert_events (rule_id, location_id, device_id, state, fired_at, message, details) "
-                "VALUES (?, ?, ?, 'firing', ?, ?, ?)",
+                "VALUES (?, ?, ?, 'firing', ?, ?, ?) ON CONFLICT DO NOTHING RETURNING alert_id",
                 (key.rule_id, key.location_id, key.device_id, stamp, alert.message, json.dumps(alert.details)),
-            )
-            event = AlertEvent(int(cur.lastrowid or 0), key, "firing", stamp, None, alert.message, alert.details)
+            ).fetchone()
+            if row is None:  # another worker fired it meanwhile (the unique index on firing episodes)
+                return None
+            event = AlertEvent(int(row[0]), key, "firing", stamp, None, alert.message, alert.details)
             if webhook_url:
                 conn.execute(
                     "INSERT INTO webhook_deliveries (alert_id, url, body, status, next_attempt_at) "
@@ -140,7 +136,7 @@ class SqliteAlerts:
                 "UPDATE alert_events SET state = 'resolved', resolved_at = ? WHERE alert_id = ? AND state = 'firing'",
                 (format_ts(now), alert_id),
             )
-        return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def alert_history(self, query: AlertQuery) -> list[AlertEvent]:
         where: list[str] = []
@@ -161,8 +157,9 @@ class SqliteAlerts:
             where.append("e.fired_at <= ?")
             params.append(format_ts(query.end))
         if query.region:
-            where.append(_region_clause("l.region"))
-            params += [query.region, query.region, query.region]
+            clause, region_params = _region_clause("l.region", query.region)
+            where.append(clause)
+            params += region_params
         sql = (
             f"SELECT {', '.join('e.' + c.strip() for c in _EVENT_COLUMNS.split(','))} FROM alert_events e "
             "LEFT JOIN locations l ON l.location_id = e.location_id"
@@ -180,10 +177,10 @@ class SqliteAlerts:
         # Look first on the read connection: an idle poll must not take the write lock from ingest.
         if self._reader().execute(f"SELECT 1 FROM webhook_deliveries WHERE {due} LIMIT 1", (stamp,)).fetchone() is None:
             return []
-        with self._write() as conn:
+        with self._write(serial=False) as conn:
             rows = conn.execute(
                 f"SELECT delivery_id, alert_id, url, body, attempts FROM webhook_deliveries WHERE {due} "
-                "ORDER BY next_attempt_at LIMIT ?",
+                f"ORDER BY next_attempt_at LIMIT ?{self.dialect.skip_locked}",
                 (stamp, limit),
             ).fetchall()
             conn.executemany(
@@ -193,7 +190,7 @@ class SqliteAlerts:
         return [Delivery(int(r[0]), int(r[1]), str(r[2]), str(r[3]), int(r[4]) + 1) for r in rows]
 
     def finish_delivery(self, delivery_id: int, now: datetime, error: str | None, retry_at: datetime | None) -> None:
-        with self._write() as conn:
+        with self._write(serial=False) as conn:
             if error is None:
                 conn.execute(
                     "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = ?, last_error = NULL "
@@ -220,7 +217,7 @@ class SqliteAlerts:
                 f"WHERE alert_id IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
-            for r in rows:
+            for r in rows.fetchall():
                 out[int(r[0])] = DeliveryState(str(r[1]), int(r[2]), r[3], r[4])
         return out
 
