@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from edge_agent import __version__
 from hub.cli_alerts import add_alert_commands, run_alerts
+from hub.cli_digest import add_digest_commands, run_digest
 from hub.cli_locations import add_location_commands, region_problem, run_location
 from hub.core.config import ENV_PREFIX, settings_errors, settings_from
 from hub.provisioning.cli import add_broker_actions, add_device_commands, run_broker_action, run_device
@@ -29,6 +30,7 @@ EPILOG = f"""examples:
   touchpoint-hub device add --db hub.sqlite --location helsinki-central --out bundles/ --tar
   touchpoint-hub device list --db hub.sqlite
   touchpoint-hub alerts simulate --seed 1   # each alert rule kind's false alarms and detection delays
+  touchpoint-hub digest send --now --db hub.sqlite --location helsinki-central --email manager@example.com
 
 Every serve option can also come from the environment as {ENV_PREFIX}<OPTION>,
 e.g. {ENV_PREFIX}BROKER_PASSWORD, so secrets stay out of process listings.
@@ -94,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     add_device_commands(sub)  # device add | rotate | revoke | list
     add_location_commands(sub)  # location add | list | update
     add_alert_commands(sub)  # alerts simulate
+    add_digest_commands(sub)  # digest send --now
     return parser
 
 
@@ -175,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_device(args)
     if args.command == "alerts":
         return run_alerts(args)
+    if args.command == "digest":
+        return run_digest(args)
     if getattr(args, "broker_command", None):
         return run_broker_action(args)
     return _broker(args)
