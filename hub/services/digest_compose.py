@@ -13,6 +13,7 @@ wait for nothing and a New York store is not cut off on its Sunday afternoon.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
@@ -20,6 +21,7 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 from edge_agent.protocol import load_zone
+from edge_agent.scores import merge_counts, score
 from hub.services.alert_rules import GOOD_NEWS_KINDS
 from hub.services.analytics_errors import AnalyticsError
 from hub.services.analytics_reasons import ReasonRequest, reason_rows
@@ -93,9 +95,29 @@ def _scores(storage: Storage, target: DigestTarget, week: Week) -> tuple[Questio
     for row in _question_order(current):
         question = str(row["question_id"])
         daily = ScoreRequest(week.previous().start, week.end, "day", target.location, target.region, question)
-        days = {str(r["day"]): r for r in score_rows(storage, scope, daily)}
-        out.append(QuestionScore(question, row, days))
+        out.append(QuestionScore(question, row, _by_day(score_rows(storage, scope, daily))))
     return tuple(out)
+
+
+def _by_day(rows: Sequence[Row]) -> dict[str, Row]:
+    """``group_by=day`` rows come per location and day: a region's day pools its locations' counts.
+
+    A day of one location keeps the API's row as it is; a pooled day is scored by
+    the shared score module, as ``group_by=all`` with ``from`` = ``to`` = that day would be.
+    """
+    groups: dict[tuple[str, int], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((str(row["day"]), cast(int, row["scale"])), []).append(row)
+    out: dict[str, Row] = {}
+    for (day, scale), group in groups.items():
+        if len(group) == 1:
+            pooled = group[0]
+        else:
+            counts = functools.reduce(merge_counts, (cast(list[int], r["counts"]) for r in group))
+            pooled = {"day": day, "question_id": group[0]["question_id"], **score(counts, scale).as_dict()}
+        if day not in out or cast(int, pooled["n"]) > cast(int, out[day]["n"]):  # a question asked on two scales
+            out[day] = pooled
+    return dict(sorted(out.items()))
 
 
 def _location_rows(storage: Storage, target: DigestTarget, week: Week, question: str) -> tuple[Row, ...]:
