@@ -10,7 +10,6 @@ subscription follows once storage keeps subscriptions
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,8 +25,6 @@ from hub.services.digest_send import SendError, SmtpConfig, email_message, send_
 from hub.services.digest_text import render_text
 from hub.services.errors import InputError
 from hub.storage.base import Storage
-
-log = logging.getLogger("touchpoint.hub.digest")
 
 EXAMPLES = f"""examples:
   touchpoint-hub digest send --now --db hub.sqlite --location helsinki-central --dry-run

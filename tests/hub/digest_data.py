@@ -12,9 +12,14 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from fastapi.testclient import TestClient
+
 from edge_agent.protocol import Event
+from hub.app import create_app
+from hub.core.config import HubSettings
 from hub.storage.base import IncomingBatch
 from hub.storage.base_analytics import LocationSpec
 from hub.storage.sqlite import SqliteStorage
@@ -86,3 +91,14 @@ def fill(db: Path) -> SqliteStorage:
         storage.ingest([IncomingBatch(f"dev-{tap.location}", tap.location, f"b-{seq}", [event])], [], [],
                        ts + timedelta(minutes=1))  # fmt: skip
     return storage
+
+
+def api_get(db: Path, path: str, **params: str) -> Any:
+    """``GET /api/v1/...`` from the hub's own app on the same database, with an admin token."""
+    maker = SqliteStorage(db)
+    _, secret = maker.create_token("digest test", "admin", None)
+    maker.close()
+    with TestClient(create_app(HubSettings(db=db), with_ingest=False)) as client:
+        response = client.get(path, params=params, headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -5,15 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi.testclient import TestClient
 
 from edge_agent.scores import score
-from hub.app import create_app
-from hub.core.config import HubSettings
 from hub.services.alert_rules import RuleInput, new_spec
 from hub.services.alerts import AlertEvaluator
 from hub.services.digest import DigestSection, DigestTarget, Week
@@ -21,7 +17,7 @@ from hub.services.digest_compose import DigestError, compose, last_complete_week
 from hub.services.digest_html import chart_css, render_html
 from hub.services.digest_text import bar, render_text
 from hub.storage.sqlite import SqliteStorage
-from tests.hub.digest_data import AS_OF, AUCKLAND, NEW_YORK, PREVIOUS, WEEK, expected_counts, fill
+from tests.hub.digest_data import AS_OF, AUCKLAND, NEW_YORK, PREVIOUS, WEEK, api_get, expected_counts, fill
 
 AKL = DigestTarget("location", "akl-1")
 
@@ -36,17 +32,6 @@ def storage(db: Path) -> Iterator[SqliteStorage]:
     s = fill(db)
     yield s
     s.close()
-
-
-def api_get(db: Path, path: str, **params: str) -> Any:
-    """``GET /api/v1/...`` from the hub's own app on the same database, with an admin token."""
-    maker = SqliteStorage(db)
-    _, secret = maker.create_token("digest test", "admin", None)
-    maker.close()
-    with TestClient(create_app(HubSettings(db=db), with_ingest=False)) as client:
-        response = client.get(path, params=params, headers={"Authorization": f"Bearer {secret}"})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_the_last_complete_week_is_local_and_a_region_waits_for_its_last_zone() -> None:

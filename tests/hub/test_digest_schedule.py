@@ -17,7 +17,7 @@ CREATED = datetime(2026, 11, 1, tzinfo=UTC)
 
 def sub(
     sid: int = 1, weekday: int = 0, hour: int = 8, zone: str = "Pacific/Auckland", **kw: object
-) -> DigestSubscription:  # noqa: E501
+) -> DigestSubscription:
     return DigestSubscription(sid, DigestTarget("location", "akl-1"), "email", "m@example.com", weekday, hour, zone,
                               kw.pop("created_at", CREATED), **kw)  # type: ignore[arg-type]  # fmt: skip
 

@@ -20,7 +20,7 @@ from hub.services.digest import DigestTarget
 from hub.services.digest_compose import compose
 from hub.services.digest_send import SendError, SmtpConfig, email_message, send_email, send_webhook
 from hub.storage.sqlite import SqliteStorage
-from tests.hub.digest_data import AS_OF, WEEK, fill
+from tests.hub.digest_data import AS_OF, WEEK, api_get, fill
 from tests.integration.test_alerts import WebhookReceiver
 
 AKL = DigestTarget("location", "akl-1")
@@ -97,8 +97,10 @@ def test_the_email_arrives_with_text_and_html_parts_and_the_chart(db: Path, smtp
     assert message["Subject"].startswith("Touchpoint weekly digest: Auckland Queen St, Mon 16 Nov")
     assert message["X-Touchpoint-Digest"] == "location=akl-1; week=2026-W47"
     text, html = parts(message)
-    row = digest.main.current if digest.main else {}
-    index, n = f"{row['happy_index']:.1f}", row["n"]
+    week = {"from": "2026-11-16", "to": "2026-11-22", "location": "akl-1", "group_by": "all"}
+    [row] = api_get(db, "/api/v1/scores", **week)["rows"]  # what the API says for the same week
+    index, n, positive = f"{row['happy_index']:.1f}", row["n"], f"{row['pct_positive']:.1f}"
+    assert f"% positive   {positive}" in text and f'data-testid="pct-positive">{positive}%<' in html
     assert f"Happy Index  {index}" in text and f"Question default: {n} answers" in text
     assert f">{index}</span>" in html and f'data-testid="n">{n}<' in html
     assert '<svg class="chart trend" data-testid="trend-chart"' in html and 'data-testid="daily-bars"' in html
