@@ -13,6 +13,7 @@ from edge_agent import __version__
 from hub.cli_alerts import add_alert_commands, run_alerts
 from hub.cli_effect import add_effect_commands, run_effect
 from hub.cli_forecast import add_forecast_commands, run_forecast
+from hub.cli_digest import add_digest_commands, run_digest
 from hub.cli_locations import add_location_commands, region_problem, run_location
 from hub.core.config import ENV_PREFIX, settings_errors, settings_from
 from hub.provisioning.cli import add_broker_actions, add_device_commands, run_broker_action, run_device
@@ -33,6 +34,7 @@ EPILOG = f"""examples:
   touchpoint-hub alerts simulate --seed 1   # each alert rule kind's false alarms and detection delays
   touchpoint-hub forecast backtest --db hub.sqlite   # the forecast's MASE and interval coverage
   touchpoint-hub effect simulate             # how often action-effect verdicts are right
+  touchpoint-hub digest send --now --db hub.sqlite --location helsinki-central --email manager@example.com
 
 Every serve option can also come from the environment as {ENV_PREFIX}<OPTION>,
 e.g. {ENV_PREFIX}BROKER_PASSWORD, so secrets stay out of process listings.
@@ -100,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     add_alert_commands(sub)  # alerts simulate
     add_forecast_commands(sub)  # forecast backtest | show
     add_effect_commands(sub)  # effect simulate
+    add_digest_commands(sub)  # digest send --now
     return parser
 
 
@@ -185,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_forecast(args)
     if args.command == "effect":
         return run_effect(args)
+    if args.command == "digest":
+        return run_digest(args)
     if getattr(args, "broker_command", None):
         return run_broker_action(args)
     return _broker(args)

@@ -101,6 +101,16 @@ class HubSettings(BaseSettings):
     leader_retry_s: float = Field(
         default=2.0, gt=0, le=60, description="How often a follower worker tries to take over singleton work."
     )
+    # --- weekly digest e-mail (touchpoint-hub digest send): TOUCHPOINT_HUB_SMTP_* ---
+    smtp_host: str | None = Field(default=None, description="SMTP server for digest e-mails; none: no e-mail.")
+    smtp_port: int | None = Field(default=None, ge=1, le=65535, description="Default 587 (starttls), 465 (ssl), 25.")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="STARTTLS on a plain connection, implicit TLS (SMTPS), or neither."
+    )
+    smtp_user: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_from: str | None = Field(default=None, description="The digest's From address (default touchpoint@<host>).")
+    smtp_timeout_s: float = Field(default=30.0, gt=0, le=300)
     registry: Literal["open", "enforce"] = Field(
         default="open",
         description="Device registry check at ingest. Registered devices must publish on their own location and "

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from edge_agent.scores import polarity, two_proportion_z_test
-from hub.services.alert_rules import BaselineDrop, DeviceOffline, IndexBelow, PctNegative, ResponseCount
+from hub.services.alert_rules import BaselineDrop, DeviceOffline, IndexBelow, PctNegative, Praise, ResponseCount
 from hub.storage.base_alerts import CountRow
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -25,25 +25,33 @@ OPEN_STEP = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class Tally:
-    """Answers pooled over questions: n, how many were negative, and the sum of their 0..100 index values."""
+    """Answers pooled over questions: n, how many were negative (and positive), the sum of their 0..100 index values."""
 
     n: int = 0
     negative: int = 0
     index_sum: float = 0.0
+    positive: int = 0
 
     @classmethod
     def of(cls, rows: Iterable[CountRow]) -> Tally:
-        n = negative = 0
+        n = negative = positive = 0
         index_sum = 0.0
         for _question, scale, value, count in rows:
             n += count
-            negative += count if polarity(value, scale) == "negative" else 0
+            box = polarity(value, scale)
+            negative += count if box == "negative" else 0
+            positive += count if box == "positive" else 0
             index_sum += count * value * 100 / (scale - 1)  # the Happy Index of one answer
-        return cls(n, negative, index_sum)
+        return cls(n, negative, index_sum, positive)
 
     @property
     def pct_negative(self) -> float | None:
         return None if self.n == 0 else self.negative / self.n * 100
+
+    @property
+    def pct_positive(self) -> float | None:
+        """The top-2 box (9-10 on NPS): the same boundary as % positive in :func:`edge_agent.scores.score`."""
+        return None if self.n == 0 else self.positive / self.n * 100
 
     @property
     def happy_index(self) -> float | None:
@@ -68,6 +76,24 @@ def check_pct_negative(p: PctNegative, t: Tally) -> Verdict | None:
         f"{pct:.0f}% negative ({t.negative} of {t.n}) in the last {_window(p.window_min)} "
         f"(alert at ≥ {p.threshold_pct:g}% with n ≥ {p.min_n})",
         {"n": t.n, "negative": t.negative, "pct_negative": round(pct, 2), "window_min": p.window_min},
+    )
+
+
+def check_praise(p: Praise, t: Tally) -> Verdict | None:
+    """Good news: fires while the window's % positive is at or above the threshold with enough answers."""
+    pct = t.pct_positive
+    if pct is None or t.n < p.min_n or pct < p.threshold_pct:
+        return None
+    return Verdict(
+        f"{pct:.0f}% positive ({t.positive} of {t.n}) in the last {_window(p.window_min)} "
+        f"(praise at ≥ {p.threshold_pct:g}% with n ≥ {p.min_n})",
+        {
+            "n": t.n,
+            "positive": t.positive,
+            "pct_positive": round(pct, 2),
+            "happy_index": _round(t.happy_index),
+            "window_min": p.window_min,
+        },
     )
 
 

@@ -21,13 +21,22 @@ from hub.services.alert_checks import (
     check_baseline_drop,
     check_index_below,
     check_pct_negative,
+    check_praise,
     check_response_count,
     open_throughout,
     parse_hours,
     previous_days,
     window_days,
 )
-from hub.services.alert_rules import BaselineDrop, IndexBelow, PctNegative, ResponseCount, Shift, WindowParams
+from hub.services.alert_rules import (
+    BaselineDrop,
+    IndexBelow,
+    PctNegative,
+    Praise,
+    ResponseCount,
+    Shift,
+    WindowParams,
+)
 from hub.services.alert_shift import ShiftBin, check_shift, usual_share
 from hub.storage.base import Storage
 from hub.storage.base_alerts import BaselineReads, CountRow, LocationInfo
@@ -98,6 +107,8 @@ def check_location(params: object, loc: LocationInfo, inputs: RuleInputs) -> Ver
         return check_pct_negative(params, Tally.of(inputs.rows(loc, tz, params)))
     if isinstance(params, IndexBelow):
         return check_index_below(params, Tally.of(inputs.rows(loc, tz, params)))
+    if isinstance(params, Praise):
+        return check_praise(params, Tally.of(inputs.rows(loc, tz, params)))
     if isinstance(params, ResponseCount):
         if loc.devices == 0:
             return None  # a location with no device cannot answer; nothing to alert on

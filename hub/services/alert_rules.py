@@ -16,7 +16,11 @@ from hub.services.errors import InputError, field_errors
 from hub.services.regions import region_error
 from hub.storage.base_alerts import RuleSpec, ScopeKind
 
-RuleKind = Literal["pct_negative", "index_below", "response_count", "device_offline", "baseline_drop", "shift"]
+RuleKind = Literal[
+    "pct_negative", "index_below", "response_count", "device_offline", "baseline_drop", "shift", "praise"
+]
+GOOD_NEWS_KINDS = frozenset({"praise"})
+"""Kinds whose episodes are good news: their webhook text and the digest present them as praise, not trouble."""
 MAX_WINDOW_MIN = 24 * 60
 
 
@@ -44,6 +48,18 @@ class IndexBelow(WindowParams):
     window_min: float = Field(default=60, gt=0, le=MAX_WINDOW_MIN)
     min_n: int = Field(default=10, ge=1)
     threshold: float = Field(default=50, gt=0, le=100)
+
+
+class Praise(WindowParams):
+    """Good news: at least ``threshold_pct`` % positive answers (top-2 box) among at least ``min_n``.
+
+    An hour-long window and a high bar, so it marks a good hour rather than a lucky minute:
+    a steady store at 75% positive rarely reaches 90% over 20 answers by chance.
+    """
+
+    window_min: float = Field(default=60, gt=0, le=MAX_WINDOW_MIN)
+    min_n: int = Field(default=20, ge=1)
+    threshold_pct: float = Field(default=90, gt=0, le=100)
 
 
 class ResponseCount(WindowParams):
@@ -102,6 +118,7 @@ PARAMS: dict[str, type[_Params]] = {
     "device_offline": DeviceOffline,
     "baseline_drop": BaselineDrop,
     "shift": Shift,
+    "praise": Praise,
 }
 
 
@@ -122,6 +139,7 @@ KIND_NOTES = {
     "device_offline": "a device offline (not simulated: traffic does not change it)",
     "baseline_drop": "negatives significantly above the usual for the weekday and hour (z-test)",
     "shift": "recommended: a lasting rise of the negative share above the usual for the weekday and hour (CUSUM)",
+    "praise": "good news: a high share of positive answers over an hour, so good hours are seen too",
 }
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from edge_agent import __version__
-from hub.services.alert_rules import redact_url
+from hub.services.alert_rules import GOOD_NEWS_KINDS, redact_url
 from hub.storage.base import Storage
 from hub.storage.base_alerts import AlertEvent, AlertRule, Delivery
 
@@ -36,13 +36,20 @@ LEASE_MARGIN_S = 30.0
 
 
 def slack_body(rule: AlertRule, event: AlertEvent) -> str:
-    """Slack-compatible (``text``), plus the same facts as structured fields for other receivers."""
+    """Slack-compatible (``text``), plus the same facts as structured fields for other receivers.
+
+    Praise (a good-news kind) reads as good news, not as an alarm; ``alert.kind`` tells receivers apart.
+    """
     key = event.key
     where = key.location_id or "fleet"
     if key.device_id:
         where += f"/{key.device_id}"
+    if rule.spec.kind in GOOD_NEWS_KINDS:
+        text = f":tada: Good news from Touchpoint: {rule.spec.name} ({where}): {event.message}"
+    else:
+        text = f":rotating_light: Touchpoint alert: {rule.spec.name} ({where}): {event.message}"
     body = {
-        "text": f":rotating_light: Touchpoint alert: {rule.spec.name} ({where}): {event.message}",
+        "text": text,
         "alert": {
             "alert_id": event.alert_id,
             "state": event.state,
