@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from edge_agent import __version__
 from hub.cli_alerts import add_alert_commands, run_alerts
+from hub.cli_digest import add_digest_commands, run_digest
 from hub.cli_effect import add_effect_commands, run_effect
 from hub.cli_forecast import add_forecast_commands, run_forecast
-from hub.cli_digest import add_digest_commands, run_digest
 from hub.cli_locations import add_location_commands, region_problem, run_location
 from hub.core.config import ENV_PREFIX, settings_errors, settings_from
 from hub.provisioning.cli import add_broker_actions, add_device_commands, run_broker_action, run_device
