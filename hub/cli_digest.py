@@ -54,7 +54,7 @@ def add_digest_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     send.add_argument("--now", action="store_true", required=True, help="send now (scheduled sending comes later)")
-    send.add_argument("--db", help="SQLite file path of the hub database (default hub.sqlite)")
+    send.add_argument("--db", help="the hub's SQLite file or postgresql:// URL (default hub.sqlite)")
     target = send.add_mutually_exclusive_group(required=True)
     target.add_argument("--location", metavar="ID", help="one location's digest")
     target.add_argument("--region", metavar="PATH", help="a region's digest (its whole subtree), e.g. nordics")
@@ -82,14 +82,12 @@ def _as_of(value: str | None) -> datetime:
 
 
 def _open_storage(db: str) -> Storage:
-    from hub.core.config import database_backend
-    from hub.storage.sqlite import SqliteStorage
+    from hub.storage import NoDatabase, open_existing
 
-    if database_backend(db) == "postgresql":  # TODO(pg-storage): hub.storage.open_storage(db)
-        raise InputError("--db: PostgreSQL is not wired into the command line yet; use the SQLite file")
-    if not Path(db).is_file():
-        raise InputError(f"--db: no hub database at {db}")
-    return SqliteStorage(Path(db))
+    try:
+        return open_existing(db)
+    except NoDatabase as e:
+        raise InputError(str(e)) from None
 
 
 def _settings(args: argparse.Namespace) -> HubSettings:

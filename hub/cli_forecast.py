@@ -12,7 +12,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 from hub.services.analytics_errors import AnalyticsError
 from hub.services.forecast import DEFAULT_DAYS, ForecastSettings, forecast
@@ -64,7 +63,9 @@ def add_forecast_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for p in (back, show):
-        p.add_argument("--db", type=Path, default=Path("hub.sqlite"), help="the hub's SQLite file (default hub.sqlite)")
+        p.add_argument(
+            "--db", default="hub.sqlite", help="the hub's SQLite file or postgresql:// URL (default hub.sqlite)"
+        )
         p.add_argument("--days", type=int, default=DEFAULT_DAYS, help="days forecast ahead (default 7)")
         p.add_argument("--question", help="question id (default: the one each location answered most)")
         p.add_argument(
@@ -93,12 +94,13 @@ def _settings(args: argparse.Namespace) -> ForecastSettings:
     return ForecastSettings(weeks=args.history_weeks, decay=args.decay)
 
 
-def _open(db: Path) -> Storage:
-    if not db.is_file():
-        raise AnalyticsError(f"--db: no hub database at {db} (give the hub's SQLite file)")
-    from hub.storage.sqlite import SqliteStorage
+def _open(db: str) -> Storage:
+    from hub.storage import NoDatabase, open_existing
 
-    return SqliteStorage(db)
+    try:
+        return open_existing(db)
+    except NoDatabase as e:
+        raise AnalyticsError(str(e)) from None
 
 
 def _progress(label: str) -> Callable[[int, int], None]:

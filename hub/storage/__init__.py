@@ -33,3 +33,18 @@ def open_storage(db: str | Path) -> Storage:
     from hub.storage.sqlite import SqliteStorage
 
     return SqliteStorage(Path(db))
+
+
+class NoDatabase(LookupError):
+    """A command that reads a hub's data was given a SQLite path with no database behind it."""
+
+
+def open_existing(db: str | Path) -> Storage:
+    """Like :func:`open_storage`, but a SQLite path must already hold a database.
+
+    Read-only commands (forecast, digest, effect) would otherwise create an empty file for a mistyped path and
+    then report nothing, which looks like a hub without data.
+    """
+    if postgres_url(db) is None and not Path(db).is_file():
+        raise NoDatabase(f"--db: no hub database at {db} (give the hub's SQLite file or its postgresql:// URL)")
+    return open_storage(db)
