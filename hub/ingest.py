@@ -82,6 +82,10 @@ class IngestService:
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=20_000)
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
+        # A worker of a shared group uses a clean session: Mosquitto keeps rotating messages to a member whose
+        # session outlives it, where they wait for a worker that may never return. With a clean session a
+        # dead worker's unacked batches are dropped by the broker and resent by their devices to a live one.
+        self.clean_session = settings.share_group is not None
         self.client = make_client(
             settings.client_id,
             version=settings.mqtt_version,
@@ -90,6 +94,7 @@ class IngestService:
             ca_file=settings.broker_ca_file,
             tls=settings.broker_tls,
             manual_ack=True,
+            clean=self.clean_session,
         )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -115,7 +120,12 @@ class IngestService:
         for sub in self._subscriptions():
             client.subscribe(sub, qos=1)
         self.connected.set()
-        log.info("connected to %s, subscribed to %s", self.settings.broker_url, ", ".join(self._subscriptions()))
+        log.info(
+            "connected to %s (%s session), subscribed to %s",
+            self.settings.broker_url,
+            "clean" if self.clean_session else "persistent",
+            ", ".join(self._subscriptions()),
+        )
 
     def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
         if self.connected.is_set():
@@ -126,7 +136,7 @@ class IngestService:
         self._queue.put(message)  # blocks paho when the worker falls behind: backpressure, not RAM
 
     def start(self) -> None:
-        session = session_kwargs(self.settings.mqtt_version, self.settings.session_expiry_s)
+        session = session_kwargs(self.settings.mqtt_version, self.settings.session_expiry_s, clean=self.clean_session)
         if "properties" in session:  # MQTT v5: the broker's window of unacked messages to us (see receive_window)
             session["properties"].ReceiveMaximum = receive_window(self.settings.max_group_messages)
         self.client.connect_async(

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from edge_agent.protocol import topic
 from hub.broker import MosquittoBroker
 from tests.conftest import AgentFactory
 from tests.integration.test_alerts import WebhookReceiver, create_rule, record
@@ -128,3 +129,29 @@ def test_a_webhook_fires_once_and_its_retry_after_fail_over_carries_the_same_key
     assert first["alert"]["rule_id"] == rule_id
     episodes = follower.sql("SELECT COUNT(*) FROM alert_events WHERE rule_id = ?", (rule_id,))
     assert episodes == [(1,)], "the alert fired once, whichever worker evaluated it"
+
+
+def test_after_a_worker_dies_every_new_batch_reaches_the_survivor(workdir: Path, mosquitto: MosquittoBroker) -> None:
+    """Workers use clean sessions: a dead member leaves the share group, so nothing new is parked for it.
+
+    With persistent sessions Mosquitto keeps rotating messages to the dead worker's session (see the stack
+    notes), and half of these batches would wait there for a worker that never comes back.
+    """
+    from tests.chaos.mqtt_client import Publisher
+    from tests.chaos.test_poison import batch
+
+    a, b = start_pair(workdir, mosquitto.url)
+    publisher = Publisher(mosquitto)
+    try:
+        wait_until(lambda: "subscribed" in a.log_path.read_text() and "subscribed" in b.log_path.read_text(), 20,
+                   "both workers subscribed")  # fmt: skip
+        a.kill()
+        devices = [f"kiosk-{i}" for i in range(10)]
+        for device in devices:
+            publisher.publish(topic("store-p", device, "events"), batch(device))
+        wait_until(lambda: len(publisher.acks) >= len(devices), 20, "an ack for every batch from the survivor")
+        assert b.sql("SELECT COUNT(*) FROM events")[0][0] == 3 * len(devices)
+    finally:
+        publisher.close()
+        a.stop()
+        b.stop()
