@@ -28,13 +28,14 @@ if LIB not in sys.path:
     sys.path.insert(0, LIB)
 
 from demo.stores import DemoDevice, fill_history, make_device  # noqa: E402  (scripts/lib)
+
 from simulate import DEMO_LOCATIONS  # noqa: E402
 
 BATCH = 500  # events per message, as an agent sends them
 
 
 def ingest_store(storage: SqliteStorage, device: DemoDevice, received_at: datetime) -> int:
-    """Every pending tap of the device's store, through the hub's classification and ingest; how many."""
+    """Every pending tap of the device's store, through the hub's classification and ingest; how many it counted."""
     store = device.open_store()
     loc = device.loc.location_id
     sent, after, number = 0, 0, 0
@@ -48,7 +49,7 @@ def ingest_store(storage: SqliteStorage, device: DemoDevice, received_at: dateti
             result = storage.ingest([item], [], [], received_at)
             store.mark_synced(result.acks[0].accepted)
             after = int(pending[-1]["seq"])  # type: ignore[call-overload]
-            sent += len(pending)
+            sent += result.inserted
     finally:
         store.close()
     return sent
