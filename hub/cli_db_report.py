@@ -36,8 +36,8 @@ def print_verification(result: Verification, source: object, target: str, out: T
     say(f"DIFFERENCES ({len(result.differences)}):")
     for line in result.differences:
         say(f"  - {line}")
-    if result.newer_in_source:
-        newer = ", ".join(f"{n} {table}" for table, n in result.newer_in_source.items())
-        say(f"the source changed after this copy read it ({newer} rows newer): is the SQLite hub still running? "
-            "Stop it, then run the same command again: it copies only what is new and verifies again.")  # fmt: skip
+    newer = ", ".join(f"{n} {table}" for table, n in result.newer_in_source.items())
+    changed = f"the source changed after this copy read it ({newer} rows newer): " if newer else ""
+    say(f"{changed}if the SQLite hub is still running, stop it, then run the same command again: it copies only "
+        "what is new or changed, and verifies again.")  # fmt: skip
     return 1
