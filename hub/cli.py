@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from edge_agent import __version__
 from hub.cli_alerts import add_alert_commands, run_alerts
+from hub.cli_db import add_db_commands, run_db
 from hub.cli_digest import add_digest_commands, run_digest
 from hub.cli_effect import add_effect_commands, run_effect
 from hub.cli_forecast import add_forecast_commands, run_forecast
@@ -35,6 +36,7 @@ EPILOG = f"""examples:
   touchpoint-hub forecast backtest --db hub.sqlite   # the forecast's MASE and interval coverage
   touchpoint-hub effect simulate             # how often action-effect verdicts are right
   touchpoint-hub digest send --now --db hub.sqlite --location helsinki-central --email manager@example.com
+  touchpoint-hub db copy --from hub.sqlite --to postgresql://touchpoint@db:5432/touchpoint   # move to PostgreSQL
 
 Every serve option can also come from the environment as {ENV_PREFIX}<OPTION>,
 e.g. {ENV_PREFIX}BROKER_PASSWORD, so secrets stay out of process listings.
@@ -103,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     add_forecast_commands(sub)  # forecast backtest | show
     add_effect_commands(sub)  # effect simulate
     add_digest_commands(sub)  # digest send --now
+    add_db_commands(sub)  # db copy
     return parser
 
 
@@ -190,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_effect(args)
     if args.command == "digest":
         return run_digest(args)
+    if args.command == "db":
+        return run_db(args)
     if getattr(args, "broker_command", None):
         return run_broker_action(args)
     return _broker(args)

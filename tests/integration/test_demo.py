@@ -89,6 +89,8 @@ def test_demo_prints_a_curl_line_that_returns_scores_fires_alerts_and_sigterm_st
     curl_line = read_until(demo.stdout, r"try: +(curl .*)$", seen).group(1)
     rows = json.loads(subprocess.run(shlex.split(curl_line), capture_output=True, text=True, check=True).stdout)["rows"]
     assert len(rows) == 3 and all(r["n"] > 0 and r["happy_index"] is not None for r in rows), rows
+    move = read_until(demo.stdout, r"to move this hub to PostgreSQL: (\S+) db copy --from (\S+) --to postgres", seen)
+    assert Path(move.group(1)).name == "touchpoint-hub" and move.group(2) == str(data / "hub.sqlite"), move.group(0)
     synced = re.search(r"history synced: (\d+) of (\d+) taps", "".join(seen))
     assert synced and synced.group(1) == synced.group(2) and int(synced.group(1)) > 3 * 56 * 200, "".join(seen)
 
@@ -113,3 +115,61 @@ def test_ctrl_c_while_history_syncs_stops_everything(tmp_path: Path) -> None:
     read_until(demo.stdout, r"syncing \d+ taps of history", seen)
     output = stop_and_check(demo, signal.SIGINT, data, seen)
     assert "try:" not in output  # it really was stopped mid-start-up
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it has exited)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def postgres_processes(pg_dir: Path) -> set[int]:
+    """The demo's PostgreSQL server: its postmaster (first line of postmaster.pid) and that process's children."""
+    postmaster = int((pg_dir / "postmaster.pid").read_text().split()[0])
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster:  # field 4 of stat, the parent's pid
+            children.add(int(stat.parent.name))
+    return {postmaster, *children}
+
+
+def test_demo_on_postgres_runs_two_workers_with_one_leader_and_sigterm_stops_postgres_too(pg_datadir: Path) -> None:
+    data = pg_datadir  # outside pytest's tmp_path, which a root PostgreSQL's own user must be able to reach
+    demo = start_demo(data, "--postgres", "--duration", "30", "--history-days", "7")
+    assert demo.stdout is not None
+    seen: list[str] = []
+    url = read_until(demo.stdout, r"database: PostgreSQL \S+ at (postgresql://\S+)", seen).group(1)
+    curl_line = read_until(demo.stdout, r"try: +(curl .*)$", seen).group(1)
+    workers = [read_until(demo.stdout, r"worker (hub-\d): dashboard (\S+)/ +API (\S+) +\((leader|follower);", seen)
+               for _ in range(2)]  # fmt: skip
+    server = postgres_processes(data / "postgres")
+    assert len(server) > 3, server  # the postmaster and its background processes
+
+    rows = json.loads(subprocess.run(shlex.split(curl_line), capture_output=True, text=True, check=True).stdout)["rows"]
+    assert len(rows) == 3 and all(r["n"] > 0 for r in rows), rows
+    synced = re.search(r"history synced: (\d+) of (\d+) taps", "".join(seen))
+    assert synced and synced.group(1) == synced.group(2), "".join(seen)
+    assert url.startswith("postgresql://") and str(data / "postgres") in "".join(seen)
+    roles = {}
+    for w in workers:
+        health = json.loads(subprocess.run(["curl", "-s", w.group(3) + "/healthz"], capture_output=True, text=True,
+                                           check=True).stdout)  # fmt: skip
+        assert health["backend"] == "postgresql" and health["mqtt_connected"], health
+        assert w.group(2) == w.group(3)
+        roles[w.group(1)] = health["role"]
+        assert health["role"] == w.group(4), (health, w.group(0))
+    assert sorted(roles.values()) == ["follower", "leader"], roles
+    assert len({w.group(3) for w in workers}) == 2
+
+    stop_and_check(demo, signal.SIGTERM, data, seen)
+    deadline = time.monotonic() + 10  # pg_ctl stop -w returns when the pid file is gone; the exits follow
+    while (left := [pid for pid in server if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left == [], left
+    assert not (data / "postgres" / "postmaster.pid").exists()

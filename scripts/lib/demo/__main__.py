@@ -22,6 +22,11 @@ examples:
   scripts/demo                       # until Ctrl-C
   scripts/demo --duration 30         # stops by itself 30 s after start-up
   scripts/demo --port 0 --no-outage  # any free HTTP port; every kiosk stays online
+  scripts/demo --postgres            # PostgreSQL (started under the data dir) and two hub workers
+
+with --postgres, a private PostgreSQL server runs under <data-dir>/postgres and two hub workers
+(--share-group) share it, each on its own port; the demo prints both and which one leads. Stopping
+the demo stops the server too.
 """
 
 
@@ -67,6 +72,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--data-dir", type=Path, default=Path("demo-data"), help="wiped and recreated on each run (default demo-data)"
     )
     p.add_argument("--embedded-broker", action="store_true", help="use the embedded amqtt broker")
+    p.add_argument(
+        "--postgres",
+        action="store_true",
+        help="run the hub on a local PostgreSQL with two workers sharing it (default: one hub on SQLite)",
+    )
     args = p.parse_args(argv)
     if min(args.history_days, args.taps_per_second, args.queue_s, args.outage_s, args.outage_after_s) < 0:
         p.error("--history-days, --taps-per-second, --queue-s and the outage times must not be negative")

@@ -17,12 +17,15 @@ from types import FrameType
 from typing import Any
 
 from chaos.proxy import Link
+from pgcluster import PgError, PgMissing
 
 from demo.children import Children
+from demo.database import DemoDatabase, stop_leftover
 from demo.hubapi import HubAPI, HubError
 from demo.stores import DemoDevice, clock_trust_here, fill_history, make_device
 from demo.webhooks import WebhookReceiver
-from hub.broker import free_port, start_local_broker
+from demo.workers import SHARE_GROUP, HubWorkers
+from hub.broker import start_local_broker
 
 from simulate import DEMO_LOCATIONS, QUEUE_OUT_THE_DOOR, SimLocation, live_tap
 
@@ -59,10 +62,13 @@ class Demo:
         self.link: Link | None = None
         self.range: dict[str, str] = {}
         self.queue_at: SimLocation | None = None  # the store whose live taps start with a queue
+        self.database = DemoDatabase(self.data, args.postgres)
+        self.hubs = HubWorkers(self.children, self.data, args.postgres)
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, _stop_on_signal)
         signal.signal(signal.SIGINT, _stop_on_signal)
+        stop_leftover(self.data)
         shutil.rmtree(self.data, ignore_errors=True)
         self.data.mkdir(parents=True)
         broker = receiver = None
@@ -70,17 +76,26 @@ class Demo:
             prefer = "embedded" if self.args.embedded_broker else "mosquitto"
             broker, kind = start_local_broker(self.data / "broker", self.args.broker_port or None, prefer)
             say(f"broker: {kind} on {broker.url}" + ("" if kind == "mosquitto" else " (Mosquitto not installed)"))
+            if self.args.postgres and kind != "mosquitto":
+                say("--postgres runs two hub workers on one MQTT shared subscription, which needs Mosquitto")
+                return 1
             receiver = WebhookReceiver(self.data / "webhooks.jsonl", _print_webhook)
             receiver.start()
-            return self._run(broker.url, "5" if kind == "mosquitto" else "3.1.1", receiver)
+            db = self.database.start()
+            say(f"database: {self.database.describe()}")
+            return self._run(broker.url, "5" if kind == "mosquitto" else "3.1.1", receiver, db)
         except Stopped as why:
             say(f"{why}: stopping")
             return 0
+        except (PgMissing, PgError) as exc:
+            say(f"PostgreSQL could not start: {exc}")
+            return 1
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean shutdown, not a second one inside it
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             self.stop.set()
             self.children.stop_all()
+            self.database.stop()  # pg_ctl daemonized the server: no signal of ours reaches it
             if self.link is not None:
                 self.link.close()
             if receiver is not None:
@@ -89,15 +104,11 @@ class Demo:
                 broker.stop()
             say(f"stopped everything; logs and databases are in {self.data}")
 
-    def _run(self, broker_url: str, version: str, receiver: WebhookReceiver) -> int:
-        port = self.args.port or free_port()
-        hub_db = self.data / "hub.sqlite"
-        hub = self.children.spawn("hub", ["hub.cli", "serve", "--db", str(hub_db), "--broker", broker_url,
-                                          "--port", str(port), "--mqtt-version", version])  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        if not self._wait_hub(HubAPI(url), hub):
-            say(f"the hub did not start; see {self.data / 'hub.log'}")
+    def _run(self, broker_url: str, version: str, receiver: WebhookReceiver, hub_db: str) -> int:
+        if problem := self.hubs.start(broker_url, version, hub_db, self.args.port):
+            say(problem)
             return 1
+        url, hub = self.hubs.first
         token, admin_token = self._token(hub_db, "analyst"), self._token(hub_db, "admin")
         api, admin = HubAPI(url, token), HubAPI(url, admin_token)
         devices = self._make_devices(broker_url, version)
@@ -131,7 +142,23 @@ class Demo:
         self.live_started = time.monotonic()
         threading.Thread(target=self._tap_live, args=(devices,), name="live-taps", daemon=True).start()
         self._print_guide(url, token, admin_token, receiver, devices)
-        return self._watch(api, hub, devices)
+        self._print_workers(hub_db)
+        return self._watch(api, devices)
+
+    def _print_workers(self, hub_db: str) -> None:
+        if not self.args.postgres:
+            hub_cli = Path(sys.executable).parent / "touchpoint-hub"
+            say(f"to move this hub to PostgreSQL: {hub_cli} db copy --from {hub_db} "
+                "--to postgresql://USER@HOST:5432/DATABASE   (see --help; or run scripts/demo --postgres)")  # fmt: skip
+            return
+        leader = self.hubs.leader()
+        for name, url in self.hubs.urls.items():
+            role = "leader" if name == leader else "follower"
+            say(f"worker {name}: dashboard {url}/   API {url}   ({role}; {url}/healthz says so)")
+        say(f"both workers share one PostgreSQL database and the MQTT group $share/{SHARE_GROUP}/: each batch goes to "
+            "one of them; the leader alone evaluates alerts, sends webhooks and pushes configs")  # fmt: skip
+        if leader is None:
+            say("no single leader yet; see the workers' logs")
 
     def _print_guide(
         self, url: str, token: str, admin_token: str, receiver: WebhookReceiver, devices: list[DemoDevice]
@@ -156,20 +183,9 @@ class Demo:
             say(f"{devices[-1].loc.location_id}'s network drops {self.args.outage_after_s:.0f} s after start-up "
                 f"for {self.args.outage_s:.0f} s: watch {url}/devices")  # fmt: skip
 
-    def _wait_hub(self, api: HubAPI, hub: subprocess.Popen[bytes]) -> bool:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and hub.poll() is None:
-            try:
-                if api.get("/healthz").get("mqtt_connected"):
-                    return True
-            except HubError:
-                pass
-            time.sleep(0.2)
-        return False
-
-    def _token(self, db: Path, role: str) -> str:
+    def _token(self, db: str, role: str) -> str:
         out = subprocess.run(
-            [sys.executable, "-m", "hub.cli", "token", "create", "--db", str(db), "--role", role,
+            [sys.executable, "-m", "hub.cli", "token", "create", "--db", db, "--role", role,
              "--name", f"demo {role}"],
             check=True, capture_output=True, text=True, env=ENV,
         ).stdout  # fmt: skip
@@ -213,14 +229,14 @@ class Demo:
     def _counted(self, api: HubAPI) -> int:
         return sum(int(r["n"]) for r in api.get("/api/v1/scores", **self.range)["rows"])
 
-    def _watch(self, api: HubAPI, hub: subprocess.Popen[bytes], devices: list[DemoDevice]) -> int:
+    def _watch(self, api: HubAPI, devices: list[DemoDevice]) -> int:
         limit = self.args.duration if self.args.duration > 0 else float("inf")
         began = time.monotonic()
         say("running" + (f" for {self.args.duration:.0f} s" if self.args.duration > 0 else "; Ctrl-C stops everything"))
         while (elapsed := time.monotonic() - began) < limit:
             time.sleep(min(5.0, max(limit - elapsed, 0.0)))
-            if hub.poll() is not None:
-                say(f"the hub exited; see {self.data / 'hub.log'}")
+            if log := self.hubs.exited():
+                say(f"the hub exited; see {log}")
                 return 1
             self._outage(time.monotonic() - began, devices[-1])
             try:
