@@ -72,7 +72,7 @@ def forecast_chart(days: Sequence[HourForecast], width: int = 900, height: int =
 
 def _nice(x: float) -> float:
     """The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is at least ``x``."""
-    power = 10 ** math.floor(math.log10(max(x, 1e-9)))
+    power = 10.0 ** math.floor(math.log10(max(x, 1e-9)))
     return next(m * power for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * power >= x)
 
 
