@@ -53,10 +53,13 @@ def start_day(now: datetime) -> date:
     return local_today(now) - timedelta(days=29)
 
 
-def fill(storage: Storage, now: datetime, seed: int = 11) -> int:
-    """Register the stores and ingest their answers up to yesterday; returns how many answers."""
+def fill(storage: Storage, now: datetime, seed: int = 11, started: date | None = None) -> int:
+    """Register the stores and ingest their answers up to yesterday; returns how many answers.
+
+    ``started``: the day the treated store's queues improve (default :func:`start_day`).
+    """
     rng = np.random.default_rng(seed)
-    started = start_day(now)
+    started = started or start_day(now)
     total = 0
     for store in STORES:
         storage.register_location(LocationSpec(store.location_id, store.location_id.upper(), store.zone,
