@@ -60,6 +60,8 @@ def effect_for(
     location = storage.location(action.location_id)
     if location is None:
         raise InvalidQuery(f"location {action.location_id!r} is not registered: it has no region or peers")
+    if not 2000 <= action.started_on.year <= 2099:  # a kiosk's odd date: no weeks to read around it
+        raise InvalidQuery(f"started_on: {action.started_on} is too far from today to measure")
     blocks = window(action.started_on, weeks, local_today(location, now))
     first = blocks.before[0][0]
     last = action.started_on + timedelta(days=7 * weeks - 1)

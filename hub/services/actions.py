@@ -8,6 +8,7 @@ asks about, so that its effect can be measured on that reason's share.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from hub.storage.base_surveys import DeviceTarget
 
 MAX_TEXT = 300  # as the device's ActionText
 MAX_LANGUAGES = 20
+LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Z]{2})?")  # as the device's Language: a bad one would void the whole push
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 EDITABLE = frozenset({"text", "texts", "reason", "started_on", "ended_on"})
 
 
@@ -106,6 +109,10 @@ def _text(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise InvalidQuery(f"{field}: expected text (got {type(value).__name__})")
     text = value.strip()
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise InvalidQuery(f"{field}: not valid Unicode text (a lone surrogate)") from None
     if not text:
         raise InvalidQuery(f"{field}: must not be empty")
     if len(text) > MAX_TEXT:
@@ -122,7 +129,7 @@ def _texts(value: object) -> dict[str, str] | None:
         raise InvalidQuery(f"texts: at most {MAX_LANGUAGES} languages")
     out = {}
     for lang, text in value.items():
-        if not (isinstance(lang, str) and 2 <= len(lang) <= 6 and lang.replace("-", "").isalpha()):
+        if not LANGUAGE.fullmatch(lang):
             raise InvalidQuery(f"texts: {lang!r} is not a language code like 'fi' or 'pt-BR'")
         out[lang] = _text(text, f"texts.{lang}")
     return out or None
@@ -134,9 +141,12 @@ def _day(value: object, field: str, nullable: bool) -> date | None:
     if not isinstance(value, str):
         raise InvalidQuery(f"{field}: expected a date YYYY-MM-DD (got {value!r})")
     try:
-        return date.fromisoformat(value) if len(value) == 10 else _bad_day(field, value)
+        day = date.fromisoformat(value) if len(value) == 10 else _bad_day(field, value)
     except ValueError:
         return _bad_day(field, value)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidQuery(f"{field}: {day} is not between {FIRST_DAY} and {LAST_DAY}")
+    return day
 
 
 def _bad_day(field: str, value: str) -> date:

@@ -8,14 +8,17 @@ config (``docs/protocol.md`` "Actions" and "Config").
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 from edge_agent.actions import PENDING, SYNCED, action_counts, log_action
 from edge_agent.config import load_config
+from edge_agent.protocol import topic
 from edge_agent.store import DeviceStore
 from hub.broker import MosquittoBroker
+from tests.chaos.mqtt_client import Publisher
 from tests.conftest import AgentFactory
 from tests.support import Hub, wait_until
 
@@ -98,3 +101,38 @@ def test_actions_logged_edited_and_deleted_at_hq_reach_the_device(
     wait_until(lambda: action_id not in device_actions(store_path), 30, "the deleted action gone from the device")
     assert set(device_actions(store_path)) == {own.id}
     assert hub.sql("SELECT COUNT(*) FROM actions WHERE deleted_at IS NOT NULL") == [(1,)]
+
+
+def test_bad_action_batches_are_dead_letters_and_bad_actions_are_rejected_by_name(
+    hub: Hub, mosquitto: MosquittoBroker
+) -> None:
+    good = {
+        "id": "01a202b2-cf00-7a1b-9c2d-3e4f5a6b7c8d", "location_id": "store-1", "text": "Cleaner tables.",
+        "started_on": "2026-11-22", "logged_by": "manager@dev-1", "created_at": "2026-11-22T10:00:05.120Z",
+    }  # fmt: skip
+    backwards = {**good, "id": "01a202b2-cf00-7a1b-9c2d-3e4f5a6b7c8e", "ended_on": "2026-11-01"}
+    elsewhere = {**good, "id": "01a202b2-cf00-7a1b-9c2d-3e4f5a6b7c8f", "location_id": "store-2"}
+    envelope = {"v": 1, "device_id": "dev-1", "location_id": "store-1", "batch_id": "b-1"}
+    where = topic("store-1", "dev-1", "actions")
+    client = Publisher(mosquitto)
+    try:
+        client.publish(where, json.dumps({**envelope, "actions": [good, backwards, elsewhere]}).encode())
+        client.publish(where, b"{not json")
+        client.publish(where, json.dumps({**envelope, "device_id": "dev-9", "actions": [good]}).encode())
+        client.publish(where, json.dumps({**envelope, "batch_id": "b-2", "actions": [good]}).encode())
+        wait_until(lambda: len(client.acks) == 2, 20, "acks of the two batches that have valid envelopes")
+        first, second = sorted(client.acks, key=lambda a: a.batch_id)
+    finally:
+        client.close()
+    assert (first.batch_id, first.accepted, first.duplicates) == ("b-1", [good["id"]], [])
+    assert {r.id: r.error for r in first.rejected} == {
+        backwards["id"]: "ended_on: 2026-11-01 is before started_on 2026-11-22",
+        elsewhere["id"]: "location_id: 'store-2' is not this device's location 'store-1'",
+    }
+    assert (second.batch_id, second.accepted, second.duplicates) == ("b-2", [], [good["id"]])
+    assert hub.sql("SELECT id FROM actions") == [(good["id"],)]
+    letters = [r[0] for r in hub.sql("SELECT reason FROM dead_letters ORDER BY reason")]
+    assert len(letters) == 4, letters
+    assert any("malformed JSON" in r for r in letters)
+    assert any("payload says location 'store-1' device 'dev-9'" in r for r in letters)
+    assert sum(f"action batch b-1 action {i}" in r for r in letters for i in (backwards["id"], elsewhere["id"])) == 2

@@ -7,6 +7,7 @@ serves it over real HTTP. Tokens: admin, an unlimited analyst, and analysts limi
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -45,7 +46,7 @@ class Api:
         return self.tokens[who]
 
     def call(self, method: str, path: str, who: str = "admin", **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.token(who)}"}
+        headers = {"Authorization": f"Bearer {self.token(who)}", **kwargs.pop("headers", {})}
         return httpx.request(method, self.hub.url + path, headers=headers, timeout=60, **kwargs)
 
     def ok(self, method: str, path: str, who: str = "admin", expect: int = 200, **kwargs: Any) -> Any:
@@ -131,6 +132,11 @@ BAD = [
     (action(text="   "), "text: must not be empty"),
     (action(text="x" * 301), "text: at most 300 characters"),
     (action(texts={"finnish!": "x"}), "texts: 'finnish!' is not a language code"),
+    (action(texts={"FI": "x"}), "texts: 'FI' is not a language code"),
+    (action(started_on="0001-01-01"), "started_on: 0001-01-01 is not between 2000-01-01 and 2099-12-31"),
+    (action(text="\ud800"), "text: not valid Unicode text"),
+    (action(reason=["queue"]), "reason: ['queue'] is not a reason"),
+    (action(ended_on=5), "ended_on: expected a date YYYY-MM-DD (got 5)"),
     (action(colour="red"), "colour: is not a known field"),
     ({k: v for k, v in action().items() if k != "text"}, "text: required"),
 ]
@@ -138,7 +144,8 @@ BAD = [
 
 @pytest.mark.parametrize(("body", "message"), BAD, ids=[m.split(":")[0] for _, m in BAD])
 def test_bad_input_is_refused_with_a_message_naming_the_field(api: Api, body: dict[str, Any], message: str) -> None:
-    response = api.call("POST", "/api/v1/actions", json=body)
+    raw = json.dumps(body)  # ASCII JSON: a lone surrogate travels as its escape, as a client could send it
+    response = api.call("POST", "/api/v1/actions", content=raw, headers={"Content-Type": "application/json"})
     assert response.status_code == 422, response.text
     assert message in response.json()["detail"]
 
