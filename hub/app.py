@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from edge_agent import __version__
-from hub.api.routes import alerts, export, fleet, health, locations, metrics, reasons, scores, surveys, tokens
+from hub.api.routes import actions, alerts, export, fleet, health, locations, metrics, reasons, scores, surveys, tokens
 from hub.api.routes import quarantine as quarantine_routes
 from hub.core.config import HubSettings, redact_db
 from hub.dashboard import router as dashboard_router
@@ -50,7 +50,7 @@ def create_app(settings: HubSettings, with_ingest: bool = True) -> FastAPI:
         description="HQ API for in-store smiley feedback. Every /api call needs `Authorization: Bearer <token>`.",
         lifespan=lifespan,
     )
-    for module in (health, metrics, scores, reasons, export, locations, fleet, surveys, alerts, tokens):
+    for module in (health, metrics, scores, reasons, export, locations, fleet, surveys, alerts, actions, tokens):
         app.include_router(module.router)
     app.include_router(
         quarantine_routes.router

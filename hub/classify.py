@@ -25,10 +25,12 @@ from edge_agent.protocol import (
     encode,
     parse_topic,
 )
+from hub.classify_actions import classify_actions
 from hub.localtime import zone
 from hub.storage.base import DeadLetter, IncomingBatch, StatusUpdate
+from hub.storage.base_actions import IncomingActions
 
-Classified = IncomingBatch | StatusUpdate | DeadLetter | None
+Classified = IncomingBatch | StatusUpdate | IncomingActions | DeadLetter | None
 _BATCH = decoder(Batch)
 
 
@@ -103,6 +105,8 @@ def classify(topic_name: str, payload: bytes) -> tuple[Classified, list[DeadLett
         return None, [DeadLetter(topic_name, str(exc), payload)]
     if kind == "status":
         return _status(topic_name, (location_id, device_id), payload)
+    if kind == "actions":
+        return classify_actions(topic_name, (location_id, device_id), payload)
     if kind != "events":
         return None, []
     if len(payload) > MAX_PAYLOAD_BYTES:

@@ -21,6 +21,7 @@ from hub.services.alert_rules import check_webhook_url, redact_url
 from hub.services.digest import DigestTarget
 from hub.services.digest_compose import DigestError, compose
 from hub.services.digest_html import render_html
+from hub.services.digest_insights import INSIGHT_SECTIONS
 from hub.services.digest_send import SendError, SmtpConfig, email_message, send_email, send_webhook
 from hub.services.digest_text import render_text
 from hub.services.errors import InputError
@@ -118,7 +119,7 @@ def _send(args: argparse.Namespace) -> int:
         raise InputError(f"--{exc}") from None
     storage = _open_storage(settings.db)
     try:
-        digest = compose(storage, target, _as_of(args.as_of))
+        digest = compose(storage, target, _as_of(args.as_of), sections=INSIGHT_SECTIONS)
     finally:
         storage.close()
     week = f"{digest.week.start}..{digest.week.end}"

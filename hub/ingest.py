@@ -24,12 +24,13 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from edge_agent.mqtt import make_client, session_kwargs
-from edge_agent.protocol import encode, subscription, topic
+from edge_agent.protocol import Ack, encode, subscription, topic
 from hub.classify import classify
 from hub.core.config import HubSettings
 from hub.provisioning.gate import RegistryGate
 from hub.services.metrics import ack_latency_histogram
-from hub.storage.base import DeadLetter, IncomingBatch, StatusUpdate, Storage
+from hub.storage.base import DeadLetter, IncomingBatch, IngestResult, StatusUpdate, Storage
+from hub.storage.base_actions import IncomingActions
 
 log = logging.getLogger("touchpoint.hub.ingest")
 POISON_ATTEMPTS = 3  # failed commits of one group before it is split to isolate a message that cannot be stored
@@ -62,6 +63,7 @@ class IngestStats:
     dead_letters: int = 0
     quarantined: int = 0  # accepted into quarantine: untrusted timestamps, never counted
     acks_published: int = 0
+    actions_inserted: int = 0
     commits: int = 0
     commit_failures: int = 0
     last_commit_at: str | None = None
@@ -78,6 +80,7 @@ class IngestService:
         # --- operations hooks: ack latency for /metrics; devices heard from, for config push ---
         self.ack_latency = ack_latency_histogram()  # seconds from MQTT receive to the ack publish
         self.device_hooks: list[Callable[[Iterable[str]], None]] = []
+        self.action_hooks: list[Callable[[set[str]], None]] = []  # locations with new actions, for config push
         self.connected = threading.Event()
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=20_000)
         self._stop = threading.Event()
@@ -101,13 +104,7 @@ class IngestService:
         self.client.on_message = self._on_message
 
     def _subscriptions(self) -> list[str]:
-        # TODO(lead, issue 11): ingest actions. Subscribe to subscription("actions"); in classify() decode
-        # edge_agent.protocol.ActionBatch (topic ids == payload ids, else dead letter); store the actions
-        # keyed on id (an id seen before is a duplicate) in the same storage.ingest transaction; then publish
-        # Ack(batch_id=<the action batch's>, accepted=[ids], duplicates=[ids], rejected=[...]) on
-        # topic(location, device, "ack") like the event acks below. Contract: docs/protocol.md "Actions";
-        # device side tested in tests/integration/test_action_sync.py. The ACL already lets devices write it.
-        subs = [subscription("events"), subscription("status")]
+        subs = [subscription("events"), subscription("status"), subscription("actions")]
         if self.settings.share_group:
             return [f"$share/{self.settings.share_group}/{s}" for s in subs]
         return subs
@@ -171,6 +168,7 @@ class IngestService:
     def _process(self, group: list[mqtt.MQTTMessage]) -> None:
         batches: list[IncomingBatch] = []
         statuses: list[StatusUpdate] = []
+        action_batches: list[IncomingActions] = []
         letters: list[DeadLetter] = []
         received: list[float] = []  # paho's monotonic receive time of each batch
         for message in group:
@@ -189,32 +187,37 @@ class IngestService:
                 received.append(message.timestamp)
             elif isinstance(item, StatusUpdate):
                 statuses.append(item)
+            elif isinstance(item, IncomingActions):
+                action_batches.append(item)
         for letter in letters:
             log.warning("dead letter from %s: %s", letter.topic, letter.reason)
         attempts = 0
         while True:
             try:
-                result = self.storage.ingest(batches, statuses, letters, datetime.now(UTC))
+                result, action_acks = self._commit(batches, statuses, action_batches, letters)
                 break
             except Exception as exc:
                 # Without a commit there is no ack; retry rather than drop what the broker handed us.
                 self.stats.commit_failures += 1
                 attempts += 1
                 log.exception("ingest commit failed for %d messages; retrying in 1 s", len(group))
-                if attempts >= POISON_ATTEMPTS and (batches or statuses):
+                if attempts >= POISON_ATTEMPTS and (batches or statuses or action_batches):
                     # The same failure again and again: one poison message must not stall the fleet.
                     if len(group) > 1:
                         for message in group:  # one commit each, to find it
                             self._process([message])
                         return
                     # Kept as a dead letter, never acked to its device: a genuine batch comes again later.
-                    batches, statuses, received = [], [], []
+                    batches, statuses, action_batches, received = [], [], [], []
                     reason = f"internal error while storing: {exc!r}"[:1000]
                     letters = [DeadLetter(group[0].topic, reason, bytes(group[0].payload))]
                 if self._stop.wait(1.0):
                     return
         for batch, ack in zip(batches, result.acks, strict=True):
             ack_topic = topic(batch.location_id, batch.device_id, "ack")
+            self.client.publish(ack_topic, encode(ack), qos=1)
+        for action_batch, ack in zip(action_batches, action_acks, strict=True):
+            ack_topic = topic(action_batch.location_id, action_batch.device_id, "ack")
             self.client.publish(ack_topic, encode(ack), qos=1)
         acked_at = time.monotonic()
         for started in received:
@@ -228,13 +231,32 @@ class IngestService:
         s.rejected += result.rejected
         s.dead_letters += result.dead_letters
         s.quarantined += result.quarantined
-        s.acks_published += len(result.acks)
+        s.acks_published += len(result.acks) + len(action_acks)
+        s.actions_inserted += sum(len(a.accepted) for a in action_acks)
         s.commits += 1
         s.last_commit_at = datetime.now(UTC).isoformat()
         if self.device_hooks and (batches or statuses):
             seen = {b.device_id for b in batches} | {u.status.device_id for u in statuses}
             for hook in self.device_hooks:
                 hook(seen)  # must be cheap and never raise: it runs on the ingest worker
+        changed = {b.location_id for b, a in zip(action_batches, action_acks, strict=True) if a.accepted}
+        for action_hook in self.action_hooks if changed else []:
+            action_hook(changed)  # the location's other kiosks get the new action with their config
+
+    def _commit(
+        self,
+        batches: list[IncomingBatch],
+        statuses: list[StatusUpdate],
+        action_batches: list[IncomingActions],
+        letters: list[DeadLetter],
+    ) -> tuple[IngestResult, list[Ack]]:
+        """Events (with statuses and dead letters), then actions: each committed before anything is acked.
+
+        Two transactions, both idempotent: if the second fails, the retry stores the events as duplicates.
+        """
+        now = datetime.now(UTC)
+        result = self.storage.ingest(batches, statuses, letters, now)
+        return result, self.storage.ingest_actions(action_batches, now) if action_batches else []
 
 
 def wait_connected(service: IngestService, timeout: float) -> bool:

@@ -118,8 +118,17 @@ def _segments(days: Sequence[date], rows: Mapping[str, Score]) -> list[list[tupl
     return runs
 
 
-def trend_chart(days: Sequence[date], rows: Mapping[str, Score], width: int = 900, height: int = 260) -> Markup:
-    """Daily Happy Index line with its shaded 95% CI band; hollow points mark small samples (n < 30)."""
+def trend_chart(
+    days: Sequence[date],
+    rows: Mapping[str, Score],
+    width: int = 900,
+    height: int = 260,
+    markers: Sequence[tuple[date, str]] = (),
+) -> Markup:
+    """Daily Happy Index line with its shaded 95% CI band; hollow points mark small samples (n < 30).
+
+    ``markers``: (day, label) of actions, drawn as dashed vertical lines on the days they started.
+    """
     left, right, top, bottom = 34.0, 14.0, 12.0, 28.0
     plot_w, plot_h = width - left - right, height - top - bottom
 
@@ -140,6 +149,16 @@ def trend_chart(days: Sequence[date], rows: Mapping[str, Score], width: int = 90
     for i in range(0, len(days), step):
         d = days[i]
         out.append(f'<text class="axis" x="{_n(x(i))}" y="{height - 8}" text-anchor="middle">{d:%b} {d.day}</text>')
+    index = {d: i for i, d in enumerate(days)}
+    for day, label in markers:
+        if day in index:
+            mx = _n(x(index[day]))
+            out.append(
+                f'<g class="marker" data-testid="action-marker" data-day="{day.isoformat()}">'
+                f"<title>{escape(f'{day.isoformat()} · {label}')}</title>"
+                f'<line x1="{mx}" x2="{mx}" y1="{top}" y2="{_n(top + plot_h)}"/>'
+                f'<path d="M{mx} {top}l-4 -6h8z"/></g>'
+            )
     for run in _segments(days, rows):
         upper, lower = [], []
         for i, row in run:

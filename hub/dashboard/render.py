@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from edge_agent import __version__
 from edge_agent.scores import band
 from hub.dashboard import charts
+from hub.dashboard.charts_forecast import forecast_chart
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -72,6 +73,7 @@ def _environment() -> Environment:
         ci_bar=charts.ci_bar,
         ci_text=charts.ci_text,
         trend_chart=charts.trend_chart,
+        forecast_chart=forecast_chart,
         heatmap=charts.heatmap,
         heat_legend=charts.heat_legend,
         version=__version__,

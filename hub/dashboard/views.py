@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import cast
 
 from hub.dashboard import numbers
+from hub.dashboard.insights import ActionRow, Forecast, action_rows, forecast_for
 from hub.dashboard.numbers import Row
 from hub.dashboard.period import Period
 from hub.services.analytics_errors import AnalyticsError
@@ -73,6 +75,13 @@ class LocationView:
     devices: list[Row]
     reasons: list[Row]
     alerts: list[AlertEvent]
+    actions: list[ActionRow]
+    forecast: Forecast
+
+    @property
+    def markers(self) -> list[tuple[object, str]]:
+        """(started_on, text) of the actions, for the trend chart."""
+        return [(r.action.started_on, r.action.text) for r in self.actions]
 
 
 def with_last_contact(devices: list[Row]) -> list[Row]:
@@ -152,6 +161,7 @@ def location_view(
     days = numbers.scores(storage, scope, period, "day", location=loc_id, question=question)
     heat = numbers.scores(storage, scope, period, "weekday_hour", location=loc_id, question=question)
     devices = [d for d in storage.devices() if d["location_id"] == loc_id]
+    now = datetime.now(UTC)
     return LocationView(
         location=location,
         period=period,
@@ -163,6 +173,8 @@ def location_view(
         devices=with_last_contact(devices),
         reasons=numbers.negative_reasons(storage, scope, period, loc_id, question),
         alerts=numbers.recent_alerts(storage, scope, loc_id),
+        actions=action_rows(storage, loc_id, now),
+        forecast=forecast_for(storage, scope, loc_id, now),
     )
 
 

@@ -23,6 +23,7 @@ from typing import Literal, TypeVar
 
 from hub.provisioning.model import RegistryStore
 from hub.storage.base import DeadLetter, IncomingBatch, StatusUpdate
+from hub.storage.base_actions import IncomingActions
 
 log = logging.getLogger("touchpoint.hub.registry")
 
@@ -87,7 +88,7 @@ class RegistryGate:
 
     def screen(self, topic: str, payload: bytes, item: T, dead: list[DeadLetter]) -> tuple[T | None, list[DeadLetter]]:
         """Pass ``classify``'s result through, or turn a refused batch or status into a dead letter."""
-        if isinstance(item, IncomingBatch):
+        if isinstance(item, IncomingBatch | IncomingActions):
             ids = (item.location_id, item.device_id)
         elif isinstance(item, StatusUpdate):
             ids = (item.status.location_id, item.status.device_id)

@@ -1,10 +1,11 @@
-"""Config push: keep every device's retained config topic equal to its effective survey.
+"""Config push: keep every device's retained config topic equal to its effective survey and its location's actions.
 
 The topic is retained, so a device that is offline today gets its survey when
-it next connects. ``device_configs`` records what each device was last sent;
-a reconcile compares that with the effective survey and publishes only the
+it next connects. ``device_configs`` records what each device was last sent (the
+survey version and a digest of the actions); a reconcile compares that with the
+effective survey and the location's current actions, and publishes only the
 difference. Reconciles run on one thread, triggered by survey or assignment
-changes (all devices), by ingest hearing from a device not yet known to be up
+or action changes (all devices), by ingest hearing from a device not yet known to be up
 to date, by every (re)connect of the hub (the broker may have lost its
 retained messages) and every ``resync_s`` as a safety net.
 
@@ -14,6 +15,7 @@ drops its triggers: on taking over, a worker reconciles every device.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -21,11 +23,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import msgspec
 import paho.mqtt.client as mqtt
 
-from edge_agent.config_push import encode_config
-from edge_agent.protocol import topic
+from edge_agent.config_push import MAX_PUSHED_ACTIONS, encode_config
+from edge_agent.protocol import Action, topic
 from edge_agent.survey import parse_survey
+from hub.services.actions import to_protocol
 from hub.services.surveys import Resolver
 from hub.storage.base import Storage
 from hub.storage.base_surveys import DeviceTarget, SurveyVersion
@@ -45,7 +49,23 @@ class PushStats:
 class _Push:
     target: DeviceTarget
     survey: SurveyVersion | None
+    actions_key: str
     info: mqtt.MQTTMessageInfo
+
+
+def actions_key(actions: list[Action]) -> str:
+    """A digest of the pushed actions: any new, edited or deleted action changes it."""
+    return hashlib.sha256(msgspec.json.encode(actions)).hexdigest()[:32]
+
+
+def pushed_actions(storage: Storage) -> dict[str, list[Action]]:
+    """Each location's actions as pushed: not deleted, newest start first, at most MAX_PUSHED_ACTIONS."""
+    out: dict[str, list[Action]] = {}
+    for record in storage.list_actions():  # already newest first
+        listed = out.setdefault(record.location_id, [])
+        if len(listed) < MAX_PUSHED_ACTIONS:
+            listed.append(to_protocol(record))
+    return out
 
 
 class ConfigPushService:
@@ -144,25 +164,28 @@ class ConfigPushService:
             targets = [t for t in targets if t.device_id in device_ids]
         resolver = Resolver(self.storage.assignments(), self.storage.latest_surveys())
         sent = self.storage.published_configs()
+        actions = pushed_actions(self.storage)
         pushes: list[_Push] = []
         current: list[str] = []
         for target in targets:
             want = resolver.effective(target)
             had = sent.get(target.device_id)
-            if had is None and want.survey is None:
-                current.append(target.device_id)  # never had a pushed survey, none to withdraw
+            listed = actions.get(target.location_id, [])
+            key = actions_key(listed)
+            if had is None and want.survey is None and not listed:
+                current.append(target.device_id)  # never had a pushed config, nothing to send
                 continue
-            if had is not None and (had.survey_id, had.version) == want.key and not force:
+            if had is not None and (had.survey_id, had.version, had.actions_key) == (*want.key, key) and not force:
                 current.append(target.device_id)
                 continue
             if not self.holds():
                 log.info("config push stopped: this worker is no longer the leader")
                 break
             survey = None if want.survey is None else parse_survey(want.survey.body)
-            payload = encode_config(None if want.survey is None else want.survey.survey_id, survey)
+            payload = encode_config(None if want.survey is None else want.survey.survey_id, survey, listed)
             config_topic = topic(target.location_id, target.device_id, "config")
             info = self.client.publish(config_topic, payload, qos=1, retain=True)
-            pushes.append(_Push(target, want.survey, info))
+            pushes.append(_Push(target, want.survey, key, info))
         published = 0
         for push in pushes:
             if self._confirmed(push):
@@ -189,10 +212,12 @@ class ConfigPushService:
             None if survey is None else survey.survey_id,
             None if survey is None else survey.version,
             datetime.now(UTC),
+            push.actions_key,
         )
         self.stats.published += 1
         if survey is None:
-            log.info("withdrew the pushed survey from %s", where)
+            log.info("pushed a config without a survey (actions %s) to %s", push.actions_key[:8], where)
         else:
-            log.info("pushed survey %s version %d to %s", survey.survey_id, survey.version, where)
+            log.info("pushed survey %s version %d (actions %s) to %s", survey.survey_id, survey.version,
+                     push.actions_key[:8], where)  # fmt: skip
         return True

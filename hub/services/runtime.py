@@ -59,6 +59,7 @@ def start_hq_services(storage: Storage, settings: HubSettings, ingest: IngestSer
     if ingest is not None:
         pusher = ConfigPushService(storage, ingest.client, ingest.connected, holds=election.holds)
         ingest.device_hooks.append(pusher.devices_seen)
+        ingest.action_hooks.append(lambda places: pusher.request_all(f"new actions at {', '.join(sorted(places))}"))
         election.on_elected.append(lambda: pusher.request_all("this worker became leader"))
         push = pusher
     election.start()

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Literal, Protocol
 
 from edge_agent.protocol import Ack, Event, Rejection, Status
+from hub.storage.base_actions import ActionStorage  # actions stores took ("You said, we did")
 from hub.storage.base_alerts import AlertStorage  # alerts: rules, episodes, webhook deliveries
 from hub.storage.base_analytics import AnalyticsStorage  # analytics: locations, reasons, events export
 from hub.storage.base_quarantine import QuarantineStorage  # events with untrusted timestamps, never counted
@@ -88,7 +89,7 @@ class TokenInfo:
     revoked_at: str | None = None
 
 
-class Storage(SurveyStorage, AlertStorage, AnalyticsStorage, QuarantineStorage, Protocol):
+class Storage(SurveyStorage, AlertStorage, AnalyticsStorage, QuarantineStorage, ActionStorage, Protocol):
     backend: str  # "sqlite" or "postgresql", for /healthz
 
     def ingest(

@@ -52,6 +52,8 @@ class PublishedConfig:
     survey_id: str | None
     version: int | None
     published_at: str
+    actions_key: str | None = None
+    """A digest of the location's actions in that config (None: sent before actions were pushed)."""
 
 
 class SurveyStorage(Protocol):
@@ -81,4 +83,6 @@ class SurveyStorage(Protocol):
 
     def published_configs(self) -> dict[str, PublishedConfig]: ...
 
-    def record_published(self, device_id: str, survey_id: str | None, version: int | None, now: datetime) -> None: ...
+    def record_published(
+        self, device_id: str, survey_id: str | None, version: int | None, now: datetime, actions_key: str | None = None
+    ) -> None: ...

@@ -25,6 +25,7 @@ from hub.storage.base_analytics import EventQuery, ExportRow
 from hub.storage.postgres.connections import PgConn, PoolReader, open_pool, pg_sql, write_transaction
 from hub.storage.postgres.ingest import ingest_transaction
 from hub.storage.postgres.schema import migrate
+from hub.storage.sql.actions import SqlActions  # actions stores took
 from hub.storage.sql.alert_reads import SqlAlertReads
 from hub.storage.sql.alerts import SqlAlerts
 from hub.storage.sql.analytics import SqlAnalytics
@@ -52,6 +53,7 @@ class PostgresStorage(
     SqlRegistry,
     SqlAnalytics,
     SqlQuarantine,
+    SqlActions,
 ):
     dialect = POSTGRES
     backend = "postgresql"

@@ -247,6 +247,30 @@ _v7 = (
     "GROUP BY location_id, question_id, substr(day, 1, 7), scale, value",
 )
 
+_v8 = (
+    # "You said, we did": actions a store took, logged on a kiosk (id: the device's UUIDv7) or at HQ (a UUID
+    # made by the hub). A deleted action keeps its row (deleted_at): a device resending it after the delete
+    # gets it acked as a duplicate instead of bringing it back. device_id: the kiosk that sent it, or NULL.
+    """CREATE TABLE actions (
+            id TEXT PRIMARY KEY,
+            location_id TEXT NOT NULL,
+            text TEXT NOT NULL,
+            texts TEXT,
+            reason TEXT,
+            started_on TEXT NOT NULL,
+            ended_on TEXT,
+            logged_by TEXT NOT NULL,
+            device_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            deleted_at TEXT,
+            CHECK (ended_on IS NULL OR ended_on >= started_on)
+        )""",
+    "CREATE INDEX actions_location ON actions(location_id, started_on)",
+    # The digest of the location's actions last pushed to the device, beside its survey version.
+    "ALTER TABLE device_configs ADD COLUMN actions_key TEXT",
+)
+
 STEPS = [
     Step(1, "locations, devices, events, rollups, dead letters, tokens", _v1),
     Step(2, "regions, opening hours, reasons, surveys, alerts, sessions", _v2),
@@ -255,4 +279,5 @@ STEPS = [
     Step(5, "devices: taps held on the device for a trusted clock", _v5),
     Step(6, "login failures kept for every worker; one firing episode per rule, location and device", _v6),
     Step(7, "monthly rollup of answers, filled from the daily one", _v7),
+    Step(8, "actions stores took (soft-deleted), and the actions pushed to each device", _v8),
 ]

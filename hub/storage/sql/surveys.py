@@ -81,14 +81,18 @@ class SqlSurveys(SqlHost):
         return [DeviceTarget(str(r[0]), str(r[1]), r[2]) for r in rows]
 
     def published_configs(self) -> dict[str, PublishedConfig]:
-        rows = self._reader().execute("SELECT device_id, survey_id, version, published_at FROM device_configs")
-        return {str(r[0]): PublishedConfig(str(r[0]), r[1], r[2], str(r[3])) for r in rows}
+        rows = self._reader().execute(
+            "SELECT device_id, survey_id, version, published_at, actions_key FROM device_configs"
+        )
+        return {str(r[0]): PublishedConfig(str(r[0]), r[1], r[2], str(r[3]), r[4]) for r in rows}
 
-    def record_published(self, device_id: str, survey_id: str | None, version: int | None, now: datetime) -> None:
+    def record_published(
+        self, device_id: str, survey_id: str | None, version: int | None, now: datetime, actions_key: str | None = None
+    ) -> None:
         with self._write(serial=False) as conn:
             conn.execute(
-                "INSERT INTO device_configs (device_id, survey_id, version, published_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (device_id) DO UPDATE SET survey_id = excluded.survey_id, version = excluded.version, "
-                "published_at = excluded.published_at",
-                (device_id, survey_id, version, format_ts(now)),
+                "INSERT INTO device_configs (device_id, survey_id, version, published_at, actions_key) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET survey_id = excluded.survey_id, "
+                "version = excluded.version, published_at = excluded.published_at, actions_key = excluded.actions_key",
+                (device_id, survey_id, version, format_ts(now), actions_key),
             )

@@ -18,6 +18,7 @@ from typing import cast
 from edge_agent.migrate import enable_wal, migrate
 from hub.storage.base import DeadLetter, IncomingBatch, IngestResult, StatusUpdate
 from hub.storage.base_analytics import EventQuery, ExportRow
+from hub.storage.sql.actions import SqlActions  # actions stores took
 from hub.storage.sql.alert_reads import SqlAlertReads  # what the alert evaluator reads
 from hub.storage.sql.alerts import SqlAlerts
 from hub.storage.sql.analytics import SqlAnalytics  # scores, locations, reasons, export
@@ -53,6 +54,7 @@ class SqliteStorage(
     SqlRegistry,
     SqlAnalytics,
     SqlQuarantine,
+    SqlActions,
 ):
     dialect = SQLITE
     backend = "sqlite"
