@@ -51,6 +51,7 @@ KINDS: dict[str, Kind] = {
     "quarantine": Kind.APPEND,
     "login_failures": Kind.REPLACE,
     "rollup_month": Kind.ROLLUP,
+    "actions": Kind.MIRROR,  # edited and soft-deleted at HQ: mirrored, not appended
 }
 
 _CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)

@@ -19,6 +19,7 @@ from hub.classify import classify
 from hub.domain.accounts import BrokerAccount
 from hub.services.surveys import parse_survey_body
 from hub.storage.base import IncomingBatch, StatusUpdate
+from hub.storage.base_actions import ActionRecord
 from hub.storage.base_alerts import AlertKey, NewAlert, RuleSpec
 from hub.storage.base_analytics import LocationSpec
 from hub.storage.sqlite import SqliteStorage
@@ -113,6 +114,17 @@ def add_the_rest(storage: SqliteStorage, devices: list[DemoDevice], now: datetim
     storage.add_account(BrokerAccount(first.device_id, "device", hashed, now.isoformat(), first.loc.location_id))
     storage.add_account(BrokerAccount("hub", "hub", hashed, now.isoformat()))
     storage.set_registry_setting("broker_url", "mqtts://hub.example.com:8883")
+    loc_id = first.loc.location_id
+    # "You said, we did": one live action and one deleted at HQ (a soft delete must come over as such).
+    for n, action_id in enumerate(("4b0e8c5e-0000-4000-8000-000000000001", "4b0e8c5e-0000-4000-8000-000000000002")):
+        day = (now - timedelta(days=7 * (n + 1))).date()
+        texts = {"fi": "Avasimme toisen kassan"}
+        stamp = now.isoformat()
+        record = ActionRecord(
+            action_id, loc_id, "We opened a second till", texts, "queue", day, None, "it", None, stamp, stamp
+        )
+        storage.create_action(record)
+    storage.delete_action("4b0e8c5e-0000-4000-8000-000000000002", now)
     # A tap whose clock the device does not trust: acked, kept in quarantine, never counted.
     untrusted = {"id": "0190a5e4-7c1d-7abc-8def-00000000abcd", "seq": 10**6, "ts": now.isoformat(), "tz": "UTC",
                  "clock_ok": False, "question_id": "default", "scale": 4, "value": 0, "source": "touch"}  # fmt: skip
