@@ -71,9 +71,10 @@ def new_spec(storage: Storage, payload: SubscriptionInput) -> SubscriptionSpec:
     if (payload.location is None) == (payload.region is None):
         raise InputError("give exactly one of 'location' and 'region'")
     try:
-        target = DigestTarget("location", payload.location) if payload.location else DigestTarget("region", "")
-        if payload.region is not None:
-            target = DigestTarget("region", payload.region.strip("/"))
+        if payload.location is not None:
+            target = DigestTarget("location", payload.location)
+        else:
+            target = DigestTarget("region", (payload.region or "").strip("/"))
     except ValueError as exc:
         raise InputError(str(exc)) from None
     zone = payload.timezone
