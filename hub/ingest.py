@@ -25,6 +25,7 @@ import paho.mqtt.client as mqtt
 
 from edge_agent.mqtt import make_client, session_kwargs
 from edge_agent.protocol import encode, subscription, topic
+from hub.alert_note_ingest import AlertNoteIngest
 from hub.classify import classify
 from hub.core.config import HubSettings
 from hub.provisioning.gate import RegistryGate
@@ -94,6 +95,7 @@ class IngestService:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.alert_notes = AlertNoteIngest(storage, self.client, self.registry)  # kiosk acks/comments on alerts
 
     def _subscriptions(self) -> list[str]:
         # TODO(lead, issue 11): ingest actions. Subscribe to subscription("actions"); in classify() decode
@@ -102,7 +104,7 @@ class IngestService:
         # Ack(batch_id=<the action batch's>, accepted=[ids], duplicates=[ids], rejected=[...]) on
         # topic(location, device, "ack") like the event acks below. Contract: docs/protocol.md "Actions";
         # device side tested in tests/integration/test_action_sync.py. The ACL already lets devices write it.
-        subs = [subscription("events"), subscription("status")]
+        subs = [subscription("events"), subscription("status"), subscription("alert_notes")]
         if self.settings.share_group:
             return [f"$share/{self.settings.share_group}/{s}" for s in subs]
         return subs
@@ -159,6 +161,9 @@ class IngestService:
             self._process(group)
 
     def _process(self, group: list[mqtt.MQTTMessage]) -> None:
+        group = self.alert_notes.take(group)  # own commit, ack and PUBACK (hub/alert_note_ingest.py)
+        if not group:
+            return
         batches: list[IncomingBatch] = []
         statuses: list[StatusUpdate] = []
         letters: list[DeadLetter] = []
