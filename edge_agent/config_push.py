@@ -6,7 +6,8 @@ survey. Payload ``{"v": 1, "survey_id": "...", "survey": <Survey with version>}`
 or ``"survey": null`` when HQ withdrew it (the device falls back to its file or
 bundled survey). An optional ``"actions"`` list carries the location's actions
 ("You said, we did") as HQ has them; without the key the device keeps the ones
-it has. Hub and agent both use this module, so the two sides cannot drift apart.
+it has; an optional ``"alerts"`` list likewise the location's open alerts
+(``edge_agent/alert_inbox.py``). Hub and agent both use this module, so the two sides cannot drift apart.
 
 The agent keeps the survey in the device store's meta table under
 :data:`PUSHED_SURVEY_KEY`, where the kiosk and panel read it
@@ -24,13 +25,15 @@ import msgspec
 from msgspec import Meta, Struct
 
 from edge_agent.actions import replace_hub_actions
-from edge_agent.protocol import PROTOCOL_VERSION, Action, Identifier, Invalid, decode, describe_error
+from edge_agent.alert_inbox import replace_hub_alerts
+from edge_agent.protocol import PROTOCOL_VERSION, Action, Identifier, Invalid, PushedAlert, decode, describe_error
 from edge_agent.store import DeviceStore
 from edge_agent.survey import Survey
 
 PUSHED_SURVEY_KEY = "pushed_survey"
 MAX_CONFIG_BYTES = 256_000
 MAX_PUSHED_ACTIONS = 50
+MAX_PUSHED_ALERTS = 20
 
 log = logging.getLogger("touchpoint.agent.config")
 
@@ -48,13 +51,25 @@ class ConfigMessage(Struct, frozen=True, kw_only=True):
         ]
         | None
     ) = None
+    alerts: (
+        Annotated[
+            list[PushedAlert],
+            Meta(max_length=MAX_PUSHED_ALERTS, description="the location's open alerts; absent: keep the device's"),
+        ]
+        | None
+    ) = None
 
 
 class ConfigMessageError(ValueError):
     pass
 
 
-def encode_config(survey_id: str | None, survey: Survey | None, actions: Sequence[Action] | None = None) -> bytes:
+def encode_config(
+    survey_id: str | None,
+    survey: Survey | None,
+    actions: Sequence[Action] | None = None,
+    alerts: Sequence[PushedAlert] | None = None,
+) -> bytes:
     """The payload the hub publishes; ``survey=None`` withdraws a pushed survey.
 
     ``actions`` (the location's, newest first, at most :data:`MAX_PUSHED_ACTIONS`) is sent only when given.
@@ -66,6 +81,8 @@ def encode_config(survey_id: str | None, survey: Survey | None, actions: Sequenc
     }
     if actions is not None:
         body["actions"] = list(actions)
+    if alerts is not None:
+        body["alerts"] = list(alerts)
     return msgspec.json.encode(body)
 
 
@@ -100,6 +117,7 @@ def store_pushed_config(store: DeviceStore, payload: bytes, location_id: str | N
         return False
     try:
         _apply_actions(store, message, location_id)
+        _apply_alerts(store, message, location_id)
         return _apply(store, message)
     except sqlite3.Error as exc:
         # The broker sends the retained config again on the next (re)connect.
@@ -136,3 +154,12 @@ def _apply_actions(store: DeviceStore, message: ConfigMessage, location_id: str 
         log.warning("ignored %d pushed actions of other locations", len(message.actions) - len(mine))
     if replace_hub_actions(store, mine):
         log.info("received the location's actions from the hub: %d in place", len(mine))
+
+
+def _apply_alerts(store: DeviceStore, message: ConfigMessage, location_id: str | None) -> None:
+    """The location's open alerts for the kiosk's manager view (edge_agent/alert_inbox.py)."""
+    if message.alerts is None:
+        return
+    mine = [a for a in message.alerts if location_id is None or a.location_id == location_id]
+    if replace_hub_alerts(store, mine):
+        log.info("received the location's open alerts from the hub: %d", len(mine))

@@ -222,6 +222,62 @@ class ActionBatch(Struct, frozen=True):
     actions: Annotated[list[Action], Meta(min_length=1, max_length=MAX_BATCH_ACTIONS)]
 
 
+MAX_BATCH_NOTES = 100
+NoteText = Annotated[str, Meta(min_length=1, max_length=2000)]
+AlertId = Annotated[int, Meta(ge=1, le=INT64_MAX, description="the hub's id of the alert episode")]
+
+
+class AlertNote(Struct, frozen=True, kw_only=True):
+    """A store manager's acknowledgement of, or comment on, one of the store's alerts, made on the kiosk."""
+
+    id: Annotated[EventId, Meta(description="a UUID made on the device (UUIDv7): the hub stores a note once")]
+    alert_id: AlertId
+    kind: Literal["ack", "comment"]
+    text: NoteText | None = None
+    author: Annotated[str, Meta(min_length=1, max_length=100, description="e.g. manager@kiosk-1")]
+    created_at: Annotated[datetime, Meta(tz=True)]
+
+    def __post_init__(self) -> None:
+        if self.kind == "comment" and not (self.text or "").strip():
+            raise ValueError("text: a comment needs a text")
+
+
+class AlertNoteBatch(Struct, frozen=True):
+    """Device to hub, on ``{root}/{location_id}/{device_id}/alert_notes``, QoS 1.
+
+    Answered like an :class:`ActionBatch`: an :class:`Ack` on ``.../ack`` with this ``batch_id``, naming
+    note ids, sent after the hub committed them. A note on an alert of another location is rejected.
+    """
+
+    v: Literal[1]
+    device_id: Identifier
+    location_id: Identifier
+    batch_id: Identifier
+    notes: Annotated[list[AlertNote], Meta(min_length=1, max_length=MAX_BATCH_NOTES)]
+
+
+class AlertComment(Struct, frozen=True, kw_only=True):
+    author: str
+    text: str
+    created_at: datetime
+
+
+class PushedAlert(Struct, frozen=True, kw_only=True):
+    """One of the location's open alerts, as the hub pushes it with the config (the kiosk's manager view)."""
+
+    alert_id: AlertId
+    location_id: Identifier
+    rule_name: str
+    kind: Annotated[str, Meta(description="the rule kind; 'praise' is good news")]
+    message: str
+    state: Literal["firing", "resolved"]
+    fired_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    assignee: str | None = None
+    comments: Annotated[list[AlertComment], Meta(max_length=5, description="the latest comments, oldest first")] = []
+
+
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 _ENCODER = msgspec.json.Encoder()
 
@@ -265,7 +321,7 @@ def describe_error(exc: Invalid, limit: int = 3) -> str:
 
 # --- topics ---------------------------------------------------------------
 
-Kind = Literal["events", "ack", "status", "config", "actions"]
+Kind = Literal["events", "ack", "status", "config", "actions", "alert_notes"]
 
 
 def topic(location_id: str, device_id: str, kind: Kind) -> str:

@@ -14,10 +14,11 @@ from typing import Any
 import msgspec
 
 from edge_agent.config_push import ConfigMessage
-from edge_agent.protocol import TOPIC_ROOT, Ack, ActionBatch, Batch, Status
+from edge_agent.protocol import TOPIC_ROOT, Ack, ActionBatch, AlertNoteBatch, Batch, Status
 
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "protocol.schema.json"
-TOPICS = {"events": Batch, "ack": Ack, "status": Status, "config": ConfigMessage, "actions": ActionBatch}
+TOPICS = {"events": Batch, "ack": Ack, "status": Status, "config": ConfigMessage, "actions": ActionBatch,
+          "alert_notes": AlertNoteBatch}  # fmt: skip
 CHECKED_IN_CODE = (
     "Checked by the hub beyond this schema: an event's value is below its scale; tz is a known IANA zone; "
     "the location and device of the topic equal those of the payload; a payload is at most 1,000,000 bytes."

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from edge_agent import actions, clock
+from edge_agent import actions, alert_inbox, clock
 from edge_agent.migrate import Migration, enable_wal, migrate
 from edge_agent.protocol import SCALES, SOURCES, Event, Invalid, convert, describe_error, format_ts
 
@@ -88,6 +88,11 @@ MIGRATIONS = [
     Migration(2, "re-dating: redated flag, index of pending taps recorded with an untrusted clock", _v2),
     Migration(
         3, "actions: what the store changed, logged here or pushed by HQ (edge_agent/actions.py)", actions.create_table
+    ),
+    Migration(
+        4,
+        "the store's open alerts and the manager's notes on them (edge_agent/alert_inbox.py)",
+        alert_inbox.create_tables,
     ),
 ]
 

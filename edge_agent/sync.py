@@ -26,6 +26,7 @@ import paho.mqtt.client as mqtt
 
 from edge_agent import __version__, clock, clock_advice, redate, sdnotify
 from edge_agent.action_sync import ActionSender
+from edge_agent.alert_note_sync import AlertNoteSender
 from edge_agent.config import DeviceConfig
 from edge_agent.config_push import store_pushed_config
 from edge_agent.connection import FailureLog, build_client, describe_connect_failure, describe_refusal
@@ -88,6 +89,7 @@ class SyncAgent:
         self._next_redate = 0.0
         self.client = self._build_client()
         self.actions = ActionSender(config, self.store, self._publish_qos1)  # the manager's actions, beside the taps
+        self.alert_notes = AlertNoteSender(config, self.store, self._publish_qos1)  # acks/comments on alerts
 
     # --- MQTT plumbing (paho's thread) ---------------------------------------
 
@@ -156,6 +158,7 @@ class SyncAgent:
                     self._resend_due(now)
                     self._fill_window(now)
                     self.actions.tick(now)
+                    self.alert_notes.tick(now)
                     # Tell HQ promptly when a backlog has drained, not only every status interval.
                     drained = self._acked_since_status and not self.inflight
                     if now >= next_status or drained:
@@ -212,6 +215,7 @@ class SyncAgent:
                 for batch in self.inflight.values():
                     batch.next_retry = now
                 self.actions.reconnected(now)
+                self.alert_notes.reconnected(now)
             elif kind == "disconnected":
                 log.warning("disconnected from broker (%s); taps keep being stored locally", data)
             try:
@@ -236,7 +240,7 @@ class SyncAgent:
                 except (ValueError, RecursionError) as exc:  # Invalid, not JSON, not UTF-8, too deep
                     log.error("ignored a malformed ack (%d bytes): %s", len(payload), exc)
                     continue
-                if self.actions.handle_ack(ack):
+                if self.actions.handle_ack(ack) or self.alert_notes.handle_ack(ack):
                     continue
                 if not ack.rejected:
                     run.append(ack)

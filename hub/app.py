@@ -9,7 +9,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from edge_agent import __version__
-from hub.api.routes import actions, alerts, export, fleet, health, locations, metrics, reasons, scores, surveys, tokens
+from hub.api.routes import (
+    actions,
+    alert_inbox,
+    alerts,
+    digest_subscriptions,
+    export,
+    fleet,
+    health,
+    locations,
+    metrics,
+    reasons,
+    scores,
+    surveys,
+    tokens,
+)
 from hub.api.routes import quarantine as quarantine_routes
 from hub.core.config import HubSettings, redact_db
 from hub.dashboard import router as dashboard_router
@@ -52,6 +66,8 @@ def create_app(settings: HubSettings, with_ingest: bool = True) -> FastAPI:
     )
     for module in (health, metrics, scores, reasons, export, locations, fleet, surveys, alerts, actions, tokens):
         app.include_router(module.router)
+    app.include_router(alert_inbox.router)  # after alerts: /alerts/rules is not an episode id
+    app.include_router(digest_subscriptions.router)
     app.include_router(
         quarantine_routes.router
     )  # GET /api/v1/quarantine: kept, never counted (hub/domain/quarantine.py)

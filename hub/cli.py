@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     alerting.add_argument("--alert-interval-s", type=float, help="evaluate alert rules this often (default 5)")
     alerting.add_argument("--webhook-retry-base-s", type=float, help="first webhook retry delay (default 5)")
     alerting.add_argument("--webhook-max-attempts", type=int, help="give a webhook delivery up after this (default 8)")
+    alerting.add_argument("--digest-interval-s", type=float, help="look for due scheduled digests this often (60)")
 
     serve.add_argument(
         "--leader-retry-s",

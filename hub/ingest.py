@@ -25,6 +25,7 @@ import paho.mqtt.client as mqtt
 
 from edge_agent.mqtt import make_client, session_kwargs
 from edge_agent.protocol import Ack, encode, subscription, topic
+from hub.alert_note_ingest import AlertNoteIngest
 from hub.classify import classify
 from hub.core.config import HubSettings
 from hub.provisioning.gate import RegistryGate
@@ -102,9 +103,10 @@ class IngestService:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.alert_notes = AlertNoteIngest(storage, self.client, self.registry)  # kiosk acks/comments on alerts
 
     def _subscriptions(self) -> list[str]:
-        subs = [subscription("events"), subscription("status"), subscription("actions")]
+        subs = [subscription("events"), subscription("status"), subscription("actions"), subscription("alert_notes")]
         if self.settings.share_group:
             return [f"$share/{self.settings.share_group}/{s}" for s in subs]
         return subs
@@ -166,6 +168,9 @@ class IngestService:
             self._process(group)
 
     def _process(self, group: list[mqtt.MQTTMessage]) -> None:
+        group = self.alert_notes.take(group)  # own commit, ack and PUBACK (hub/alert_note_ingest.py)
+        if not group:
+            return
         batches: list[IncomingBatch] = []
         statuses: list[StatusUpdate] = []
         action_batches: list[IncomingActions] = []

@@ -111,6 +111,9 @@ class HubSettings(BaseSettings):
     smtp_password: str | None = Field(default=None, repr=False)
     smtp_from: str | None = Field(default=None, description="The digest's From address (default touchpoint@<host>).")
     smtp_timeout_s: float = Field(default=30.0, gt=0, le=300)
+    digest_interval_s: float = Field(
+        default=60.0, gt=0, le=3600, description="How often the leader looks for scheduled digests that are due."
+    )
     registry: Literal["open", "enforce"] = Field(
         default="open",
         description="Device registry check at ingest. Registered devices must publish on their own location and "

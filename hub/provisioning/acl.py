@@ -11,9 +11,9 @@ from __future__ import annotations
 from edge_agent.protocol import Kind, is_valid_id, subscription, topic
 from hub.provisioning.model import BrokerAccount
 
-DEVICE_WRITES: tuple[Kind, ...] = ("events", "status", "actions")
+DEVICE_WRITES: tuple[Kind, ...] = ("events", "status", "actions", "alert_notes")
 DEVICE_READS: tuple[Kind, ...] = ("ack", "config")
-HUB_READS: tuple[Kind, ...] = ("events", "status", "actions")
+HUB_READS: tuple[Kind, ...] = ("events", "status", "actions", "alert_notes")
 HUB_WRITES: tuple[Kind, ...] = ("ack", "config")
 
 

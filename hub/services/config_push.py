@@ -30,6 +30,7 @@ from edge_agent.config_push import MAX_PUSHED_ACTIONS, encode_config
 from edge_agent.protocol import Action, topic
 from edge_agent.survey import parse_survey
 from hub.services.actions import to_protocol
+from hub.services.config_alerts import fingerprint, pushed_alerts
 from hub.services.surveys import Resolver
 from hub.storage.base import Storage
 from hub.storage.base_surveys import DeviceTarget, SurveyVersion
@@ -51,6 +52,7 @@ class _Push:
     survey: SurveyVersion | None
     actions_key: str
     info: mqtt.MQTTMessageInfo
+    alerts_key: str = ""
 
 
 def actions_key(actions: list[Action]) -> str:
@@ -77,8 +79,13 @@ class ConfigPushService:
         resync_s: float = 60.0,
         publish_timeout_s: float = 10.0,
         holds: Callable[[], bool] = lambda: True,
+        alerts_check_s: float = 5.0,
     ) -> None:
         self.storage = storage
+        # Each store's open alerts ride along (hub/services/config_alerts.py): checked every alerts_check_s,
+        # and what each device was last sent is remembered here (a new leader sends them all once).
+        self.alerts_check_s = alerts_check_s
+        self._alerts_sent: dict[str, str] = {}
         self.holds = holds
         self.client = client
         self.connected = connected
@@ -126,6 +133,7 @@ class ConfigPushService:
     def _run(self) -> None:
         was_connected = False
         next_resync = time.monotonic() + self.resync_s
+        next_alerts = time.monotonic() + self.alerts_check_s
         while not self._stop.is_set():
             self._wake.wait(timeout=1.0)
             self._wake.clear()
@@ -146,6 +154,8 @@ class ConfigPushService:
             now = time.monotonic()
             if now >= next_resync or (self._retry_at is not None and now >= self._retry_at):
                 everything, next_resync, self._retry_at = True, now + self.resync_s, None
+            if now >= next_alerts:  # a fired, resolved, acknowledged or commented alert: only those devices publish
+                everything, next_alerts = True, now + self.alerts_check_s
             if not (force or everything or pending):
                 continue
             try:
@@ -165,6 +175,7 @@ class ConfigPushService:
         resolver = Resolver(self.storage.assignments(), self.storage.latest_surveys())
         sent = self.storage.published_configs()
         actions = pushed_actions(self.storage)
+        alerts = pushed_alerts(self.storage, datetime.now(UTC))
         pushes: list[_Push] = []
         current: list[str] = []
         for target in targets:
@@ -172,20 +183,25 @@ class ConfigPushService:
             had = sent.get(target.device_id)
             listed = actions.get(target.location_id, [])
             key = actions_key(listed)
-            if had is None and want.survey is None and not listed:
+            mine = alerts.get(target.location_id, [])
+            alerts_key = fingerprint(mine)
+            alerts_same = self._alerts_sent.get(target.device_id, fingerprint([])) == alerts_key
+            if had is None and want.survey is None and not listed and alerts_same:
                 current.append(target.device_id)  # never had a pushed config, nothing to send
                 continue
-            if had is not None and (had.survey_id, had.version, had.actions_key) == (*want.key, key) and not force:
+            same = had is not None and (had.survey_id, had.version, had.actions_key) == (*want.key, key)
+            if same and alerts_same and not force:
                 current.append(target.device_id)
                 continue
             if not self.holds():
                 log.info("config push stopped: this worker is no longer the leader")
                 break
             survey = None if want.survey is None else parse_survey(want.survey.body)
-            payload = encode_config(None if want.survey is None else want.survey.survey_id, survey, listed)
+            survey_id = None if want.survey is None else want.survey.survey_id
+            payload = encode_config(survey_id, survey, listed, alerts=mine)
             config_topic = topic(target.location_id, target.device_id, "config")
             info = self.client.publish(config_topic, payload, qos=1, retain=True)
-            pushes.append(_Push(target, want.survey, key, info))
+            pushes.append(_Push(target, want.survey, key, info, alerts_key))
         published = 0
         for push in pushes:
             if self._confirmed(push):
@@ -207,6 +223,7 @@ class ConfigPushService:
             self._retry_at = time.monotonic() + RETRY_S  # sooner than the next resync
             return False
         survey = push.survey
+        self._alerts_sent[push.target.device_id] = push.alerts_key
         self.storage.record_published(
             push.target.device_id,
             None if survey is None else survey.survey_id,

@@ -2,7 +2,7 @@
 
 Every worker ingests and serves the API. The singleton work (alert
 evaluation, which also detects offline devices; webhook delivery; config
-push) runs on the one worker that holds leadership (hub/services/leadership.py):
+push; scheduled digests) runs on the one worker that holds leadership (hub/services/leadership.py):
 each loop asks ``election.holds`` before it acts, so followers idle and take
 over within ``leader_retry_s`` when the leader dies. Config push needs the
 hub's MQTT client, so it runs only with ingest.
@@ -16,6 +16,7 @@ from hub.core.config import HubSettings
 from hub.ingest import IngestService
 from hub.services.alerts import AlertEvaluator
 from hub.services.config_push import ConfigPushService
+from hub.services.digest_scheduler import DigestScheduler
 from hub.services.election import LeaderElection
 from hub.services.leadership import leadership_for
 from hub.services.webhooks import WebhookSender
@@ -29,8 +30,10 @@ class HqServices:
     config_push: ConfigPushService | None
     alerts: AlertEvaluator
     webhooks: WebhookSender
+    digests: DigestScheduler
 
     def stop(self) -> None:
+        self.digests.stop()
         self.alerts.stop()
         self.webhooks.stop()
         if self.config_push is not None:
@@ -55,6 +58,8 @@ def start_hq_services(storage: Storage, settings: HubSettings, ingest: IngestSer
     )
     alerts = AlertEvaluator(storage, settings.alert_interval_s, on_fired=webhooks.wake, holds=election.holds)
     election.on_elected.append(webhooks.wake)  # deliveries a dead leader left pending go out now
+    digests = DigestScheduler(storage, settings, holds=election.holds)  # scheduled digests, each slot once
+    election.on_elected.append(digests.wake)
     push = None
     if ingest is not None:
         pusher = ConfigPushService(storage, ingest.client, ingest.connected, holds=election.holds)
@@ -67,4 +72,5 @@ def start_hq_services(storage: Storage, settings: HubSettings, ingest: IngestSer
         push.start()
     webhooks.start()
     alerts.start()
-    return HqServices(settings, election, push, alerts, webhooks)
+    digests.start()
+    return HqServices(settings, election, push, alerts, webhooks, digests)

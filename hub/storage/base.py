@@ -18,6 +18,8 @@ from edge_agent.protocol import Ack, Event, Rejection, Status
 from hub.storage.base_actions import ActionStorage  # actions stores took ("You said, we did")
 from hub.storage.base_alerts import AlertStorage  # alerts: rules, episodes, webhook deliveries
 from hub.storage.base_analytics import AnalyticsStorage  # analytics: locations, reasons, events export
+from hub.storage.base_digests import DigestStorage  # digest subscriptions and their claimed slots
+from hub.storage.base_inbox import InboxStorage  # the alert inbox: acks, assignments, comments
 from hub.storage.base_quarantine import QuarantineStorage  # events with untrusted timestamps, never counted
 from hub.storage.base_surveys import SurveyStorage  # surveys, assignments, pushed device configs
 
@@ -89,7 +91,16 @@ class TokenInfo:
     revoked_at: str | None = None
 
 
-class Storage(SurveyStorage, AlertStorage, AnalyticsStorage, QuarantineStorage, ActionStorage, Protocol):
+class Storage(
+    SurveyStorage,
+    AlertStorage,
+    InboxStorage,
+    DigestStorage,
+    AnalyticsStorage,
+    QuarantineStorage,
+    ActionStorage,
+    Protocol,
+):
     backend: str  # "sqlite" or "postgresql", for /healthz
 
     def ingest(

@@ -81,6 +81,8 @@ class AlertQuery:
     region: str | None = None
     rule_id: int | None = None
     limit: int = 100
+    inbox: Literal["open", "acknowledged"] | None = None  # the alert inbox: not yet / already acknowledged
+    assignee: str | None = None
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,9 @@ KINDS: dict[str, Kind] = {
     "login_failures": Kind.REPLACE,
     "rollup_month": Kind.ROLLUP,
     "actions": Kind.MIRROR,  # edited and soft-deleted at HQ: mirrored, not appended
+    "alert_inbox": Kind.MIRROR,  # acknowledged / assigned state, changes
+    "alert_notes": Kind.APPEND,  # the thread of notes: only ever added
+    "digest_subscriptions": Kind.MIRROR,  # claimed slots and delivery state change
 }
 
 _CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)

@@ -85,6 +85,7 @@ class ManagerScreen(Screen):  # type: ignore[misc]
         on_back: Callable[[], None],
         on_exit: Callable[[], None],
         on_log_action: Callable[[], None] | None = None,
+        on_alerts: Callable[[], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(name="manager", **kwargs)
@@ -96,6 +97,8 @@ class ManagerScreen(Screen):  # type: ignore[misc]
         )
         self.log_action.border = list(theme.ACCENT)
         self.log_action.bind(on_release=lambda _b: on_log_action() if on_log_action else None)
+        self.alerts = FlatButton(text="Alerts", size_hint=(None, None))  # the store's open alerts (alert_inbox.py)
+        self.alerts.bind(on_release=lambda _b: on_alerts() if on_alerts else None)
         self.back = FlatButton(text="Back", size_hint=(None, None))
         self.back.bind(on_release=lambda _b: on_back())
         self.exit = FlatButton(
@@ -116,8 +119,8 @@ class ManagerScreen(Screen):  # type: ignore[misc]
         self.icons: list[Widget] = []
         self.count_labels: list[Label] = []
         for widget in (
-            self.title, self.log_action, self.back, self.exit, self.caption, self.happy_index_label, self.ci_label,
-            self.positive_label, self.n_label, self.note_label, self.chart_caption, self.chart,
+            self.title, self.log_action, self.alerts, self.back, self.exit, self.caption, self.happy_index_label,
+            self.ci_label, self.positive_label, self.n_label, self.note_label, self.chart_caption, self.chart,
             self.reasons_label, self.history_label, self.sync_label,
         ):  # fmt: skip
             self.add_widget(widget)
@@ -167,6 +170,9 @@ class ManagerScreen(Screen):  # type: ignore[misc]
         self.sync_label.color = theme.INK if healthy else theme.DANGER
         self._layout()
 
+    def set_open_alerts(self, n: int) -> None:
+        self.alerts.text = f"Alerts ({n})" if n else "Alerts"
+
     def show_unavailable(self, message: str) -> None:
         """No figures (the store is down), but Back and Exit kiosk still work."""
         self.summary = None
@@ -199,9 +205,11 @@ class ManagerScreen(Screen):  # type: ignore[misc]
         self.back.pos = (self.exit.x - gap - bw, h - margin - bar_h)
         self.log_action.size = (bw * 1.5, bar_h)
         self.log_action.pos = (self.back.x - gap - bw * 1.5, h - margin - bar_h)
-        for button in (self.log_action, self.back, self.exit):
+        self.alerts.size = (bw * 1.2, bar_h)
+        self.alerts.pos = (self.log_action.x - gap - bw * 1.2, h - margin - bar_h)
+        for button in (self.log_action, self.alerts, self.back, self.exit):
             button.font_size = max(14.0, 20 * u)
-        fit_text(self.title, self.log_action.x - margin - gap, bar_h, 24 * u, 12 * u)
+        fit_text(self.title, self.alerts.x - margin - gap, bar_h, 24 * u, 12 * u)
         self.title.pos = (margin, h - margin - bar_h)
 
         footer_line = 0.065 * h

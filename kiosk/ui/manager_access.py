@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from edge_agent.actions import log_action
+from edge_agent.alert_inbox import KioskAlert, note_alert, open_alerts
 from edge_agent.config import DeviceConfig
 from edge_agent.pin import PinGuard
 from edge_agent.recorder import Tap
@@ -21,6 +22,7 @@ from edge_agent.survey import Survey
 from kiosk.action_presets import Texts, main_text
 from kiosk.services import KioskServices
 from kiosk.ui.action_log import LOG_ACTION, ActionLogScreen
+from kiosk.ui.alert_inbox import ALERTS, AlertsScreen
 from kiosk.ui.flow import MessageScreen
 from kiosk.ui.manager import ManagerScreen
 from kiosk.ui.pinpad import PinScreen
@@ -43,6 +45,7 @@ class ManagerAccess:
     pin: PinScreen
     manager: ManagerScreen
     action_log: ActionLogScreen
+    alerts_screen: AlertsScreen
     no_manager: MessageScreen
     services: KioskServices | None
     survey: Survey | None
@@ -120,6 +123,45 @@ class ManagerAccess:
             if self.survey.question.follow_up is not None:
                 names = {r.id: self.survey.text(r.text, "en") for r in self.survey.question.follow_up.reasons}
         self.manager.show(summary, qid, names)
+        self.manager.set_open_alerts(len(self._open_alerts()))
+
+    # --- the store's open alerts (kiosk/ui/alert_inbox.py) ---------------------------------
+
+    def _open_alerts(self) -> list[KioskAlert]:
+        if self.services is None:
+            return []
+        try:
+            with self.services.store.reopen() as reader:
+                return open_alerts(reader.db)
+        except (StoreError, sqlite3.Error) as exc:
+            log.error("cannot read the store's alerts: %s", exc)
+            return []
+
+    def open_alerts_view(self, message: str = "") -> None:
+        """ "Alerts" on the manager view: the open alerts HQ pushed, with this kiosk's own notes overlaid."""
+        self.alerts_screen.show(self._open_alerts(), message)
+        self.sm.current = ALERTS
+        self._set_timer(MANAGER_IDLE_S, self.show_question, rearm=True)
+
+    def note_manager_alert(self, alert_id: int, text: str | None) -> None:
+        """Acknowledge (``text`` None) or comment on an alert: stored here first, sent to HQ exactly once."""
+        if self.services is None:
+            self.open_alerts_view(f"Not saved: the store is unavailable ({self.store_error}).")
+            return
+        kind = "ack" if text is None else "comment"
+        try:
+            with self.services.store.reopen() as writer:
+                if text is None:
+                    note_alert(writer, alert_id, "ack", author=f"manager@{self.config.device_id}")
+                else:
+                    note_alert(writer, alert_id, "comment", author=f"manager@{self.config.device_id}", text=text)
+        except (StoreError, sqlite3.Error, ValueError) as exc:
+            log.error("alert %d %s NOT stored: %s", alert_id, kind, exc)
+            self.open_alerts_view(f"Not saved: {exc}")
+            return
+        log.info("alert %d %s stored on the device: %s", alert_id, kind, text or "")
+        self.open_alerts_view("Acknowledged; HQ sees it when the kiosk is online." if text is None else
+                              "Comment saved; HQ sees it when the kiosk is online.")  # fmt: skip
 
     def open_action_log(self) -> None:
         """ "Log an action" on the manager view: reason, then text (kiosk/ui/action_log.py)."""

@@ -38,6 +38,7 @@ from kiosk.idle_view import Slide
 from kiosk.services import KioskServices, PanelHooks, open_services
 from kiosk.ui import theme
 from kiosk.ui.action_log import ActionLogScreen
+from kiosk.ui.alert_inbox import AlertsScreen
 from kiosk.ui.flow import FollowUpScreen, MessageScreen, ThankYouScreen
 from kiosk.ui.gesture import CornerHold
 from kiosk.ui.idle import IDLE, IdleScreen
@@ -111,7 +112,15 @@ class KioskRoot(ManagerAccess, IdleMode, FloatLayout):  # type: ignore[misc]
         self.thank_you = ThankYouScreen()
         self.pin = PinScreen(on_submit=self.submit_pin, on_cancel=self.show_question)
         self.manager = ManagerScreen(
-            on_back=self.show_question, on_exit=self.exit_kiosk, on_log_action=self.open_action_log
+            on_back=self.show_question,
+            on_exit=self.exit_kiosk,
+            on_log_action=self.open_action_log,
+            on_alerts=self.open_alerts_view,
+        )
+        self.alerts_screen = AlertsScreen(
+            on_ack=lambda aid: self.note_manager_alert(aid, None),
+            on_comment=self.note_manager_alert,
+            on_back=self.close_action_log,
         )
         self.action_log = ActionLogScreen(on_log=self.log_manager_action, on_done=self.close_action_log)
         self.idle = IdleScreen()
@@ -119,7 +128,7 @@ class KioskRoot(ManagerAccess, IdleMode, FloatLayout):  # type: ignore[misc]
         self.no_manager = MessageScreen(NO_MANAGER, on_back=self.show_question)
         for screen in (self.question, self.follow_up, self.thank_you, self.pin, self.manager, self.error):
             self.sm.add_widget(screen)
-        for screen in (self.no_manager, self.action_log, self.idle):
+        for screen in (self.no_manager, self.action_log, self.alerts_screen, self.idle):
             self.sm.add_widget(screen)
         self.add_widget(self.sm)
         self.corner = CornerHold(now, enabled=lambda: self.sm.current in SHOPPER_SCREENS)

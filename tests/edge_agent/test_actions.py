@@ -160,7 +160,8 @@ def test_the_actions_table_comes_with_migration_3_on_an_older_store(tmp_path: Pa
     with DeviceStore(path, HELSINKI) as store:
         store.record(1, "q", 4)
     conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE actions")
+    for table in ("actions", "alerts", "alert_notes"):  # a store of version 2 had none of these
+        conn.execute(f"DROP TABLE {table}")
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()

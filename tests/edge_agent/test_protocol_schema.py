@@ -47,6 +47,8 @@ def test_the_documented_examples_and_what_the_code_sends_are_valid() -> None:
     assert validator("config").is_valid(json.loads(encode_config("s-1", default_survey())))
     assert validator("config").is_valid(json.loads(encode_config(None, None)))
     assert validator("actions").is_valid(doc_example("actions"))
+    assert validator("alert_notes").is_valid(doc_example("alert_notes"))
+    assert not validator("alert_notes").is_valid({**doc_example("alert_notes"), "notes": []})
     actions = msgspec.convert(doc_example("actions"), ActionBatch).actions
     assert validator("config").is_valid(json.loads(encode_config("s-1", default_survey(), actions)))
     for bad in ({"reason": "no spaces"}, {"ended_on": 5}, {"text": ""}, {"id": "1"}):

@@ -349,9 +349,9 @@ def test_reopening_is_a_no_op_migration(db_path: Path) -> None:
     assert raw(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
     conn = sqlite3.connect(str(db_path))
     try:
-        assert current_version(conn) == len(MIGRATIONS) == 3  # 2: re-dating (redated flag), 3: actions
+        assert current_version(conn) == len(MIGRATIONS) == 4  # 2: re-dating, 3: actions, 4: alerts and notes
         assert migrate(conn, MIGRATIONS, "device store") == []
-        assert set(table_names(conn)) >= {"events", "daily_counts", "meta", "actions"}
+        assert set(table_names(conn)) >= {"events", "daily_counts", "meta", "actions", "alerts", "alert_notes"}
     finally:
         conn.close()
     with DeviceStore(db_path) as store:  # and a second open keeps the data
@@ -365,7 +365,7 @@ def test_a_newer_schema_is_refused(db_path: Path) -> None:
     conn = sqlite3.connect(str(db_path))
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     conn.close()
-    with pytest.raises(SchemaTooNewError, match=r"schema version 4, newer than this release knows \(3\)"):
+    with pytest.raises(SchemaTooNewError, match=r"schema version 5, newer than this release knows \(4\)"):
         DeviceStore(db_path)
 
 

@@ -22,6 +22,8 @@ from hub.storage.base import IncomingBatch, StatusUpdate
 from hub.storage.base_actions import ActionRecord
 from hub.storage.base_alerts import AlertKey, NewAlert, RuleSpec
 from hub.storage.base_analytics import LocationSpec
+from hub.storage.base_digests import SubscriptionSpec
+from hub.storage.base_inbox import AlertNote
 from hub.storage.sqlite import SqliteStorage
 
 LIB = str(Path(__file__).resolve().parents[2] / "scripts" / "lib")
@@ -106,6 +108,14 @@ def add_the_rest(storage: SqliteStorage, devices: list[DemoDevice], now: datetim
     for key, text in ((AlertKey(rule.rule_id, last.loc.location_id), "négatif ✓ 80% (4 of 5)"),
                       (AlertKey(offline.rule_id, last.loc.location_id, last.device_id), "offline")):  # fmt: skip
         storage.fire_alert(NewAlert(key, text, {"n": 5}), now, hook, lambda a: json.dumps({"text": a.message}))
+    firing = storage.firing_alerts()[0]
+    alert_id = firing.alert_id
+    notes = [AlertNote("note-ack-1", alert_id, "ack", "it", None, now),
+             AlertNote("note-assign-1", alert_id, "assign", "it", "mia@example.com", now),
+             AlertNote("note-comment-1", alert_id, "comment", "manager@kiosk-1", "Till 2", now, "device")]  # fmt: skip
+    storage.add_alert_notes(notes, now)
+    spec = SubscriptionSpec("location", first.loc.location_id, "email", "mia@example.com", 0, 8, first.loc.timezone)
+    storage.create_subscription(spec, now, admin.token_id)
     resolved = storage.firing_alerts()[-1]
     storage.resolve_alert(resolved.alert_id, now + timedelta(minutes=5))
     (claimed,) = storage.claim_deliveries(now, 30, 1)

@@ -28,6 +28,7 @@ from hub.services.alert_rules import (
 )
 from hub.services.errors import InputError
 from hub.storage.base_alerts import AlertEvent, AlertQuery, AlertRule, AlertState, DeliveryState
+from hub.storage.base_inbox import InboxFilter, InboxState
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 log = logging.getLogger("touchpoint.hub.alerts")
@@ -42,8 +43,11 @@ def _rule_dict(rule: AlertRule) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _alert_dict(a: AlertEvent, rules: dict[int, AlertRule], delivery: DeliveryState | None) -> dict[str, object]:
+def alert_dict(
+    a: AlertEvent, rules: dict[int, AlertRule], delivery: DeliveryState | None, inbox: InboxState | None = None
+) -> dict[str, object]:
     rule = rules.get(a.key.rule_id)
+    inbox = inbox or InboxState()
     return {
         "alert_id": a.alert_id,
         "rule_id": a.key.rule_id,
@@ -57,6 +61,11 @@ def _alert_dict(a: AlertEvent, rules: dict[int, AlertRule], delivery: DeliverySt
         "message": a.message,
         "details": a.details,
         "webhook": None if delivery is None else asdict(delivery),
+        # the alert inbox (hub/api/routes/alert_inbox.py)
+        "inbox": "acknowledged" if inbox.acknowledged_at else "open",
+        "acknowledged_at": inbox.acknowledged_at,
+        "acknowledged_by": inbox.acknowledged_by,
+        "assignee": inbox.assignee,
     }
 
 
@@ -159,6 +168,8 @@ def history(
     start: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD or ISO time: active at or after")] = None,
     end: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD or ISO time: fired at or before")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    inbox: Annotated[InboxFilter | None, Query(description="open (not acknowledged) or acknowledged")] = None,
+    assignee: Annotated[str | None, Query(min_length=1, max_length=200, description="assigned to")] = None,
 ) -> dict[str, object]:
     """An analyst token limited to a region sees only alerts of locations in that region (403 for others)."""
     first, last = _moment(start, "from", end=False), _moment(end, "to", end=True)
@@ -171,8 +182,10 @@ def history(
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, f"location {location!r} is outside this token's region {region!r}"
             )
-    query = AlertQuery(location, state, first, last, region, rule_id, limit)
+    query = AlertQuery(location, state, first, last, region, rule_id, limit, inbox, assignee)
     alerts = storage.alert_history(query)
     rules = {r.rule_id: r for r in storage.alert_rules()}
-    deliveries = storage.alert_deliveries([a.alert_id for a in alerts])
-    return {"rows": [_alert_dict(a, rules, deliveries.get(a.alert_id)) for a in alerts], "region": region}
+    ids = [a.alert_id for a in alerts]
+    deliveries, inboxes = storage.alert_deliveries(ids), storage.alert_inbox(ids)
+    rows = [alert_dict(a, rules, deliveries.get(a.alert_id), inboxes.get(a.alert_id)) for a in alerts]
+    return {"rows": rows, "region": region}

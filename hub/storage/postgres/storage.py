@@ -30,7 +30,9 @@ from hub.storage.sql.alert_reads import SqlAlertReads
 from hub.storage.sql.alerts import SqlAlerts
 from hub.storage.sql.analytics import SqlAnalytics
 from hub.storage.sql.db import POSTGRES
+from hub.storage.sql.digests import SqlDigests  # digest subscriptions and their claimed slots
 from hub.storage.sql.fleet import SqlFleet
+from hub.storage.sql.inbox import SqlInbox  # the alert inbox: acks, assignments, comments
 from hub.storage.sql.quarantine import SqlQuarantine
 from hub.storage.sql.registry import SqlRegistry
 from hub.storage.sql.sessions import SqlSessions, SqlTokens
@@ -50,6 +52,8 @@ class PostgresStorage(
     SqlSurveys,
     SqlAlerts,
     SqlAlertReads,
+    SqlInbox,
+    SqlDigests,
     SqlRegistry,
     SqlAnalytics,
     SqlQuarantine,

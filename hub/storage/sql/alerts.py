@@ -160,9 +160,15 @@ class SqlAlerts(SqlHost):
             clause, region_params = _region_clause("l.region", query.region)
             where.append(clause)
             params += region_params
+        if query.inbox is not None:  # the alert inbox (hub/storage/sql/inbox.py)
+            where.append(f"i.acknowledged_at IS {'NULL' if query.inbox == 'open' else 'NOT NULL'}")
+        if query.assignee is not None:
+            where.append("i.assignee = ?")
+            params.append(query.assignee)
         sql = (
             f"SELECT {', '.join('e.' + c.strip() for c in _EVENT_COLUMNS.split(','))} FROM alert_events e "
-            "LEFT JOIN locations l ON l.location_id = e.location_id"
+            "LEFT JOIN locations l ON l.location_id = e.location_id "
+            "LEFT JOIN alert_inbox i ON i.alert_id = e.alert_id"
             + (f" WHERE {' AND '.join(where)}" if where else "")
             + " ORDER BY e.alert_id DESC LIMIT ?"
         )

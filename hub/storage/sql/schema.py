@@ -271,6 +271,49 @@ _v8 = (
     "ALTER TABLE device_configs ADD COLUMN actions_key TEXT",
 )
 
+_v9 = (
+    # The alert inbox: who acknowledged an episode and when, who it is assigned to (one row per episode
+    # that has any of these), and its thread of notes: acks, assignments and comments. note_id is made where
+    # the note was written (a kiosk's UUIDv7, or the API's): a note sent twice is stored once.
+    """CREATE TABLE alert_inbox (
+            alert_id INTEGER PRIMARY KEY,
+            acknowledged_at TEXT, acknowledged_by TEXT,
+            assignee TEXT, assigned_at TEXT, assigned_by TEXT
+        )""",
+    "CREATE INDEX alert_inbox_assignee ON alert_inbox(assignee)",
+    """CREATE TABLE alert_notes (
+            note_pk {pk},
+            note_id TEXT NOT NULL UNIQUE,
+            alert_id INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('ack', 'assign', 'comment')),
+            author TEXT NOT NULL,
+            text TEXT,
+            created_at TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('api', 'device'))
+        )""",
+    "CREATE INDEX alert_notes_alert ON alert_notes(alert_id, note_pk)",
+    # Scheduled weekly digests. last_sent_at is the latest slot claimed for sending (a conditional update
+    # claims it before the send, so two workers never send one slot twice); last_delivered_at and
+    # last_error say how the latest send went.
+    """CREATE TABLE digest_subscriptions (
+            subscription_id {pk},
+            target_kind TEXT NOT NULL CHECK (target_kind IN ('location', 'region')),
+            target TEXT NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            address TEXT NOT NULL,
+            weekday INTEGER NOT NULL CHECK (weekday BETWEEN 0 AND 6),
+            hour INTEGER NOT NULL CHECK (hour BETWEEN 0 AND 23),
+            timezone TEXT NOT NULL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            created_by_token INTEGER,
+            last_sent_at TEXT,
+            last_delivered_at TEXT,
+            last_error TEXT
+        )""",
+)
+
 STEPS = [
     Step(1, "locations, devices, events, rollups, dead letters, tokens", _v1),
     Step(2, "regions, opening hours, reasons, surveys, alerts, sessions", _v2),
@@ -280,4 +323,5 @@ STEPS = [
     Step(6, "login failures kept for every worker; one firing episode per rule, location and device", _v6),
     Step(7, "monthly rollup of answers, filled from the daily one", _v7),
     Step(8, "actions stores took (soft-deleted), and the actions pushed to each device", _v8),
+    Step(9, "alert inbox (acknowledged, assigned, notes) and digest subscriptions", _v9),
 ]

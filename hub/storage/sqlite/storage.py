@@ -23,7 +23,9 @@ from hub.storage.sql.alert_reads import SqlAlertReads  # what the alert evaluato
 from hub.storage.sql.alerts import SqlAlerts
 from hub.storage.sql.analytics import SqlAnalytics  # scores, locations, reasons, export
 from hub.storage.sql.db import SQLITE
+from hub.storage.sql.digests import SqlDigests  # digest subscriptions and their claimed slots
 from hub.storage.sql.fleet import SqlFleet
+from hub.storage.sql.inbox import SqlInbox  # the alert inbox: acks, assignments, comments
 from hub.storage.sql.quarantine import SqlQuarantine  # reading the quarantine (untrusted timestamps)
 from hub.storage.sql.registry import SqlRegistry
 from hub.storage.sql.sessions import SqlSessions, SqlTokens
@@ -51,6 +53,8 @@ class SqliteStorage(
     SqlSurveys,
     SqlAlerts,
     SqlAlertReads,
+    SqlInbox,
+    SqlDigests,
     SqlRegistry,
     SqlAnalytics,
     SqlQuarantine,
