@@ -24,13 +24,16 @@ class SimLocation:
     mood: tuple[float, float, float, float]  # probability of each smiley, most negative first
     bad_hour: int | None = None
     taps_per_day: int = 300
+    # (hour, days ago): a queue at that local hour every day until the store acted on it that many days ago
+    # ("You said, we did"); the demo logs the action and the hub measures its effect against the other stores.
+    fixed_queue: tuple[int, int] | None = None
 
 
 BAD_HOUR_MOOD = (0.45, 0.25, 0.2, 0.1)  # 70% negative: the usual queue at a store's bad hour
 QUEUE_OUT_THE_DOOR = (0.7, 0.2, 0.07, 0.03)  # 90% negative: worse than any usual hour, a till down
 
 DEMO_LOCATIONS = [
-    SimLocation("helsinki-central", "Europe/Helsinki", (0.05, 0.10, 0.35, 0.50)),
+    SimLocation("helsinki-central", "Europe/Helsinki", (0.05, 0.10, 0.35, 0.50), fixed_queue=(12, 28)),
     SimLocation("new-york-5th", "America/New_York", (0.08, 0.12, 0.40, 0.40), bad_hour=17),
     SimLocation("tokyo-shibuya", "Asia/Tokyo", (0.03, 0.07, 0.30, 0.60)),
     SimLocation("sydney-pitt", "Australia/Sydney", (0.06, 0.14, 0.40, 0.40)),
@@ -65,7 +68,8 @@ def backfill(store: DeviceStore, loc: SimLocation, days: int, rng: random.Random
             expected = loc.taps_per_day * hour_weight(hour) / total_weight
             for _ in range(_poisson(expected, rng)):
                 local = datetime(day.year, day.month, day.day, hour, rng.randrange(60), rng.randrange(60), tzinfo=tz)
-                value, reason = answer(loc, hour, rng)
+                queue = loc.fixed_queue is not None and hour == loc.fixed_queue[0] and back > loc.fixed_queue[1]
+                value, reason = answer(loc, hour, rng, BAD_HOUR_MOOD if queue else None)
                 store.record(value, "default", 4, source="sim", reason=reason, now=local.astimezone(UTC))
                 count += 1
     return count

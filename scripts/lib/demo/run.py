@@ -19,6 +19,7 @@ from typing import Any
 from chaos.proxy import Link
 from pgcluster import PgError, PgMissing
 
+from demo import insights
 from demo.children import Children
 from demo.database import DemoDatabase, stop_leftover
 from demo.hubapi import HubAPI, HubError
@@ -112,6 +113,8 @@ class Demo:
         token, admin_token = self._token(hub_db, "analyst"), self._token(hub_db, "admin")
         api, admin = HubAPI(url, token), HubAPI(url, admin_token)
         devices = self._make_devices(broker_url, version)
+        if kiosk := insights.kiosk_store(devices):
+            insights.log_kiosk_action(kiosk)  # on the kiosk, before its agent starts: it goes up with the history
         started = time.monotonic()
         for d in devices:
             self.children.spawn(f"agent-{d.loc.location_id}", ["edge_agent.cli", "run", "--config", str(d.config)])
@@ -138,12 +141,32 @@ class Demo:
                 f"({at_hub / took:.0f} taps/s end to end, agent start-up included)")  # fmt: skip
         for rule in RULES:
             admin.post("/api/v1/alerts/rules", {**rule, "webhook_url": receiver.url})
+        hq = self._close_the_loop(admin, devices, hub_db, receiver)
         self.queue_at = next((d.loc for d in devices if d.loc.bad_hour is not None and self.args.queue_s > 0), None)
         self.live_started = time.monotonic()
         threading.Thread(target=self._tap_live, args=(devices,), name="live-taps", daemon=True).start()
         self._print_guide(url, token, admin_token, receiver, devices)
+        insights.show(say, api, url, token, devices, hq)
         self._print_workers(hub_db)
         return self._watch(api, devices)
+
+    def _close_the_loop(
+        self, admin: HubAPI, devices: list[DemoDevice], hub_db: str, receiver: WebhookReceiver
+    ) -> tuple[DemoDevice, str] | None:
+        """HQ logs the fixed store's action, and that store's weekly digest goes out (webhook + HTML file)."""
+        try:
+            hq = insights.post_hq_action(admin, devices)
+        except HubError as exc:
+            say(f"the demo's action could not be logged: {exc}")
+            return None
+        if hq is not None:
+            where = hq[0].loc.location_id
+            html = self.data / f"digest-{where}.html"
+            if problem := insights.send_digest(ENV, hub_db, where, receiver.url, html):
+                say(f"the weekly digest of {where} was not sent: {problem}")
+            else:
+                say(f"digest:    {where}'s weekly digest went to the webhook receiver; open {html} for the e-mail")
+        return hq
 
     def _print_workers(self, hub_db: str) -> None:
         if not self.args.postgres:
