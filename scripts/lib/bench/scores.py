@@ -16,6 +16,7 @@ against the equivalent raw GROUP BY run by that PostgreSQL directly (psycopg, no
 from __future__ import annotations
 
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -26,7 +27,9 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench import growth
 from bench.common import ENV, ROOT, HubProcess, Row, Section, free_port, pct, ratio, say, start_broker, wait_until
+from bench.payloads import event_json
 from bench.pg import BenchPg
 from bench.scores_db import Spec, ensure
 from bench.scores_pg import ensure_pg
@@ -131,9 +134,32 @@ def run(workdir: Path, quick: bool, results: Path, pg: BenchPg | None = None) ->
         datasette.stop()
         hub.stop()
         broker.stop()
+    section.rows.append(growth_row(section.name, "SQLite", growth.sqlite_sizes(db)))
     if pg is not None:
         measure_postgres(section, workdir, db, spec, pg, reps_api, reps_ds)
     return section
+
+
+def wire_bytes_per_event() -> float:
+    """One event as the device sends it (JSON inside a batch of 100), for scale."""
+    rng = random.Random(1)
+    return statistics.mean(len(event_json(n, 1_790_000_000_000 + n, "Europe/Helsinki", rng, "b" * 36)) + 1
+                           for n in range(200))  # fmt: skip
+
+
+def growth_row(section: str, backend: str, sizes: dict[str, tuple[int, int]]) -> Row:
+    """Measured bytes per event and per rollup row, projected to 1,000 stores x a year of the demo's traffic."""
+    year = growth.per_year(sizes)
+    wire_gb = wire_bytes_per_event() * year["events_per_year"] / 1e9
+    per_row = ", ".join(f"{t.removeprefix('rollup_')} {b:.0f} B" for t, b in year["bytes_per_rollup_row"].items())
+    return Row(
+        section, f"{backend}: database growth, 1,000 locations x 1 year (demo traffic, 300 taps/day)",
+        year["total_gb"], "GB", wire_gb, "the same events as JSON on the wire", ratio(year["total_gb"], wire_gb),
+        "x wire", "", None,
+        f"measured {year['bytes_per_event']:.0f} B per event with its indexes ({year['events_gb']:.1f} GB for "
+        f"{year['events_per_year'] / 1e6:.0f} M events) + rollups {year['rollups_gb']:.2f} GB; per rollup row: "
+        f"{per_row}",
+    )  # fmt: skip
 
 
 def measure_postgres(
@@ -161,6 +187,7 @@ def measure_postgres(
     finally:
         hub.stop()
         broker.stop()
+    section.rows.append(growth_row(section.name, "PostgreSQL", growth.postgres_sizes(url)))
 
 
 Limit = tuple[Callable[[str, dict[str, str]], list[dict[str, Any]]], str, str, int]
