@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +19,8 @@ from edge_agent.protocol import Event
 from hub.storage import open_storage
 from hub.storage.base import IncomingBatch, ScoreQuery, Storage
 from hub.storage.base_analytics import EventQuery, LocationChanges, LocationSpec, ReasonQuery, Selection
-from hub.storage.sql.analytics import day_filters, month_filters, truncate_region
+from hub.storage.sql.analytics import truncate_region
+from hub.storage.sql.rollup_reads import day_filters, month_filters
 from hub.storage.sqlite import SqliteStorage
 from hub.storage.sqlite.schema import MIGRATIONS
 from tests.hub.backends import raw
@@ -291,22 +294,39 @@ def test_iter_events_in_chunks_ordered_by_day_location_and_arrival(storage: Stor
     ) == {"sto-1": 2, "hel-1": 2}
 
 
-def test_month_filters_read_whole_months_and_the_days_around_them() -> None:
-    def shape(start: date, end: date) -> list[tuple[str | None, tuple[str, ...]]]:
-        return [(f.table, f.params) for f in month_filters(start, end)]
+def test_month_filters_read_whole_months_and_each_edge_month_the_cheaper_way() -> None:
+    def shape(start: date, end: date) -> list[tuple[str | None, tuple[str, ...], int]]:
+        return [(f.table, f.params, f.sign) for f in month_filters(start, end)]
 
-    assert shape(date(2026, 1, 1), date(2026, 12, 31)) == [("rollup_month", ("2026-01", "2026-12"))]
+    month = "rollup_month"
+    assert shape(date(2026, 1, 1), date(2026, 12, 31)) == [(month, ("2026-01", "2026-12"), 1)]
+    # January 15-31 is 17 days: the whole month minus its first 14 is cheaper; April 1-10 is read as days.
     assert shape(date(2026, 1, 15), date(2026, 4, 10)) == [
-        (None, ("2026-01-15", "2026-01-31")),
-        ("rollup_month", ("2026-02", "2026-03")),
-        (None, ("2026-04-01", "2026-04-10")),
+        (month, ("2026-01", "2026-03"), 1),
+        (None, ("2026-01-01", "2026-01-14"), -1),
+        (None, ("2026-04-01", "2026-04-10"), 1),
     ]
-    assert shape(date(2026, 2, 1), date(2026, 2, 28)) == [("rollup_month", ("2026-02", "2026-02"))]
-    assert shape(date(2026, 2, 2), date(2026, 3, 30)) == [(None, ("2026-02-02", "2026-03-30"))]
+    assert shape(date(2026, 2, 1), date(2026, 2, 28)) == [(month, ("2026-02", "2026-02"), 1)]
+    assert shape(date(2026, 2, 2), date(2026, 3, 30)) == [
+        (month, ("2026-02", "2026-03"), 1),
+        (None, ("2026-02-01", "2026-02-01"), -1),
+        (None, ("2026-03-31", "2026-03-31"), -1),
+    ]
     assert shape(date(2025, 12, 31), date(2026, 1, 31)) == [
-        (None, ("2025-12-31", "2025-12-31")),
-        ("rollup_month", ("2026-01", "2026-01")),
+        (month, ("2026-01", "2026-01"), 1),
+        (None, ("2025-12-31", "2025-12-31"), 1),
     ]
+    assert shape(date(2026, 3, 5), date(2026, 3, 25)) == [
+        (month, ("2026-03", "2026-03"), 1),
+        (None, ("2026-03-01", "2026-03-04"), -1),
+        (None, ("2026-03-26", "2026-03-31"), -1),
+    ]
+    assert shape(date(2026, 3, 10), date(2026, 3, 12)) == [(None, ("2026-03-10", "2026-03-12"), 1)]
+    assert shape(date(2024, 2, 2), date(2024, 2, 29)) == [
+        (month, ("2024-02", "2024-02"), 1),
+        (None, ("2024-02-01", "2024-02-01"), -1),
+    ]  # a leap February
+    assert shape(date(2026, 3, 12), date(2026, 3, 10)) == [(None, ("2026-03-12", "2026-03-10"), 1)]  # empty
 
 
 def test_scores_over_whole_months_match_the_daily_rollup(storage: Storage) -> None:
@@ -344,3 +364,83 @@ def test_the_monthly_rollup_is_filled_from_the_daily_one_when_an_older_database_
         ]  # fmt: skip
     finally:
         storage.close()
+
+
+# --- the set-based score read against the raw events --------------------------------------------
+
+
+def _expected_from_events(storage: Storage, query: ScoreQuery) -> dict[tuple[object, ...], list[int]]:
+    """What score_counts must answer, counted straight from the stored events (misuse never counts)."""
+    regions = {str(r[0]): r[1] for r in raw(storage, "SELECT location_id, region FROM locations")}
+    rows = raw(
+        storage,
+        "SELECT location_id, local_day, local_hour, question_id, scale, value FROM events "
+        "WHERE misuse = 0 AND local_day BETWEEN ? AND ?",
+        (query.start.isoformat(), query.end.isoformat()),
+    )
+    found: dict[tuple[object, ...], list[int]] = {}
+    for location, day, hour, question, scale, value in rows:
+        region = regions[str(location)]
+        if query.location_id is not None and location != query.location_id:
+            continue
+        if query.region is not None and not (region == query.region or str(region).startswith(query.region + "/")):
+            continue
+        if query.question_id is not None and question != query.question_id:
+            continue
+        keys: dict[str, tuple[object, ...]] = {
+            "location": (location,),
+            "region": (truncate_region(cast(str | None, region), query.region_level),),
+            "day": (location, day),
+            "hour": (location, hour),
+            "weekday_hour": (date.fromisoformat(str(day)).weekday(), hour),
+            "all": (),
+        }
+        counts = found.setdefault((*keys[query.group_by], question, scale), [0] * int(cast(int, scale)))
+        counts[int(cast(int, value))] += 1
+    return found
+
+
+def test_score_counts_match_the_raw_events_for_random_ranges_groupings_and_selections(storage: Storage) -> None:
+    """Property-style: months read whole, edge months read as days or as the month minus days, all agree."""
+    rng = random.Random(11)
+    tap = Taps()
+    zones = {
+        "hel-1": HELSINKI,
+        "hel-2": ZoneInfo("America/New_York"),
+        "sto-1": ZoneInfo("Asia/Tokyo"),
+        "x-1": ZoneInfo("UTC"),
+    }
+    first = date(2025, 12, 20)
+    for location, zone in zones.items():
+        events = []
+        for _ in range(220):
+            day = first + timedelta(days=rng.randrange(120))  # 2025-12-20 .. 2026-04-18, over a leap-free February
+            local = datetime.combine(day, time(rng.choice([0, 7, 12, 17, 23]), rng.randrange(60)))
+            question, scale = rng.choice([("q", 4), ("nps", 11)])
+            events.append(tap(local, rng.randrange(scale), scale=scale, question=question,
+                              misuse=rng.random() < 0.05, tz=zone))  # fmt: skip
+        for i in range(0, len(events), 50):
+            ingest(storage, location, events[i : i + 50])
+    ranges = [
+        (date(2026, 1, 1), date(2026, 3, 31)),  # whole months
+        (date(2026, 1, 31), date(2026, 3, 1)),  # one edge day each side
+        (date(2026, 1, 3), date(2026, 3, 29)),  # edge months read whole minus a few days
+        (date(2026, 2, 5), date(2026, 2, 25)),  # inside one month: month minus both ends
+        (date(2026, 2, 10), date(2026, 2, 12)),  # inside one month: days
+        (date(2025, 12, 1), date(2026, 4, 30)),  # beyond the data at both ends
+    ]
+    ranges += [
+        tuple(sorted((first + timedelta(days=rng.randrange(130)), first + timedelta(days=rng.randrange(130)))))
+        for _ in range(14)
+    ]  # type: ignore[misc]
+    groupings = ("location", "region", "all", "day", "hour", "weekday_hour")
+    checked = 0
+    for start, end in ranges:
+        for group_by in groupings:
+            selection = rng.choice([{}, {"location_id": "hel-2"}, {"region": "nordics"}, {"question_id": "nps"}])
+            level = rng.choice([None, 1]) if group_by == "region" else None
+            query = ScoreQuery(start, end, group_by, region_level=level, **selection)  # type: ignore[arg-type]
+            answer = {(*r.keys.values(), r.question_id, r.scale): r.counts for r in storage.score_counts(query)}
+            assert answer == _expected_from_events(storage, query), query
+            checked += sum(sum(c) for c in answer.values())
+    assert checked > 5000  # the ranges did find taps

@@ -1,21 +1,19 @@
 """HQ analytics, shared by both backends.
 
-Rollup queries pick the locations first (from the small ``locations`` table),
-then read each one's rows by the rollups' primary-key prefix ``(location_id,
-day)``. A month of a 1,000-store fleet therefore reads a month of rows, never
-the whole table. Regions come from ``locations.region`` at query time, so a
-store moved to another region takes its history along. Exports use the
-``(local_day, location_id)`` index of events.
+A score or reason query is one set-based statement across the fleet
+(:mod:`hub.storage.sql.rollup_reads`): the selected ``locations`` joined to a
+rollup on its primary-key prefix ``(location_id, day)``, whole local months
+from ``rollup_month`` where the grouping allows. Regions come from
+``locations.region`` at query time, so a store moved to another region takes
+its history along. Exports use the ``(local_day, location_id)`` index of events.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, cast
+from datetime import datetime, timedelta
+from typing import cast
 
 from edge_agent.protocol import format_ts
 from edge_agent.scores import Polarity
@@ -33,18 +31,23 @@ from hub.storage.base_analytics import (
     TimezoneSource,
 )
 from hub.storage.sql.db import SqlHost
+from hub.storage.sql.rollup_reads import RollupRead, day_filters, month_filters, rollup_sql
 
-# group_by -> (rollup table, key names in the rows, SQL key expressions, keys that come from the location)
-_SCORE_GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "location": ("rollup_day", ("location_id",), (), ("location_id",)),
-    "region": ("rollup_day", ("region",), (), ("region",)),
-    "day": ("rollup_day", ("location_id", "day"), ("r.day",), ("location_id",)),
-    "hour": ("rollup_hour", ("location_id", "hour"), ("r.hour",), ("location_id",)),
-    "weekday_hour": ("rollup_hour", ("weekday", "hour"), ("r.hour",), ()),  # the weekday comes from DayFilter
-    "all": ("rollup_day", (), (), ()),
+# group_by -> (rollup table, key names in the rows, SQL key expressions; the weekday comes from DayFilter)
+_SCORE_GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "location": ("rollup_day", ("location_id",), ("l.location_id",)),
+    "region": ("rollup_day", ("region",), ("l.region",)),
+    "day": ("rollup_day", ("location_id", "day"), ("l.location_id", "r.day")),
+    "hour": ("rollup_hour", ("location_id", "hour"), ("l.location_id", "r.hour")),
+    "weekday_hour": ("rollup_hour", ("weekday", "hour"), ("r.hour",)),
+    "all": ("rollup_day", (), ()),
 }
 _MONTHLY = frozenset({"location", "region", "all"})  # groupings without a day or hour: whole months can be read
-_REASON_KEYS: dict[str, tuple[str, ...]] = {"location": ("location_id",), "region": ("region",), "all": ()}
+_REASON_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "location": (("location_id",), ("l.location_id",)),
+    "region": (("region",), ("l.region",)),
+    "all": ((), ()),
+}
 _LOCATION_COLUMNS = "location_id, name, region, timezone, timezone_source, opening_hours, created_at, updated_at"
 _EXPORT_SELECT = (
     "SELECT e.pk, e.id, e.device_id, e.location_id, e.seq, e.ts, e.local_day, e.local_hour, e.question_id, "
@@ -59,56 +62,12 @@ def truncate_region(region: str | None, level: int | None) -> str:
     return region if level is None else "/".join(region.split("/")[:level])
 
 
-@dataclass(frozen=True)
-class DayFilter:
-    """Which local days one query reads; ``keys`` are row keys fixed by that choice (the weekday)."""
-
-    sql: str
-    params: tuple[str, ...]
-    keys: tuple[object, ...] = ()
-    table: str | None = None  # read this rollup instead of the query's own (the monthly one)
-
-
-def _month_after(day: date) -> date:
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-
-
-def month_filters(start: date, end: date) -> list[DayFilter]:
-    """The range as whole local months from ``rollup_month`` plus the days before and after them.
-
-    A year of a location is then 12 rows per answer instead of 365; a range without a whole
-    month is the one daily filter.
-    """
-    first = start if start.day == 1 else _month_after(start)  # the first whole month's first day
-    after = _month_after(end) if _month_after(end) - timedelta(days=1) == end else end.replace(day=1)
-    if first >= after:  # after: the day after the last whole month
-        return day_filters(start, end, by_weekday=False)
-    last = after - timedelta(days=1)
-    filters = []
-    if start < first:
-        filters.append(DayFilter("r.day BETWEEN ? AND ?", (start.isoformat(), (first - timedelta(days=1)).isoformat())))
-    months = (first.isoformat()[:7], last.isoformat()[:7])
-    filters.append(DayFilter("r.month BETWEEN ? AND ?", months, table="rollup_month"))
-    if last < end:
-        filters.append(DayFilter("r.day BETWEEN ? AND ?", (after.isoformat(), end.isoformat())))
-    return filters
-
-
-def day_filters(start: date, end: date, by_weekday: bool) -> list[DayFilter]:
-    """The whole range, or one filter per weekday (0 = Monday) listing its days.
-
-    Per weekday, because ``day IN (...)`` seeks the primary key, while computing a weekday
-    from every row with strftime() costs more than the whole query otherwise.
-    """
-    if not by_weekday:
-        return [DayFilter("r.day BETWEEN ? AND ?", (start.isoformat(), end.isoformat()))]
-    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    filters = []
-    for weekday in range(7):
-        chosen = tuple(d.isoformat() for d in days if d.weekday() == weekday)
-        if chosen:
-            filters.append(DayFilter(f"r.day IN ({','.join('?' * len(chosen))})", chosen, (weekday,)))
-    return filters
+def _keys(names: tuple[str, ...], found: list[object], region_level: int | None) -> tuple[object, ...]:
+    """A result row's keys; a region cut to ``region_level`` segments (rows of sub-regions merge in Python)."""
+    return tuple(
+        truncate_region(cast(str | None, k), region_level) if name == "region" else k
+        for name, k in zip(names, found, strict=True)
+    )
 
 
 def _sort_key(key: tuple[object, ...]) -> tuple[str, ...]:
@@ -165,72 +124,29 @@ def _event_where(query: EventQuery) -> tuple[str, list[object]]:
     return " AND ".join(clauses), params
 
 
-@dataclass(frozen=True)
-class _Grouped:
-    """Which locations, and which row keys each contributes: its id, or its region cut to ``region_level``."""
-
-    selection: Selection
-    from_location: tuple[str, ...]
-    region_level: int | None
-
-
 class SqlAnalytics(SqlHost):
-    # --- rollups: scores and reasons, read location by location -------------
-
-    def _per_location(
-        self,
-        table: str,
-        group: list[str],
-        query: _Grouped,
-        filters: list[DayFilter],
-        extra: Mapping[str, object],
-    ) -> Iterator[tuple[tuple[object, ...], list[Any]]]:
-        """(row key prefix, rows) per selected location and day filter, grouped in SQL by ``group``.
-
-        The prefix holds the keys that come from the location (``query.from_location``) and the day filter.
-        One query per location: each seeks the rollup's key prefix (location_id, day) and sorts only that
-        location's rows, in memory. One query over the fleet would sort every row at once and spill to
-        disk: about twice the CPU for a year of hourly rollups (measured on SQLite).
-        """
-        terms = "".join(f" AND r.{column} = ?" for column in extra)
-        reader = self._reader()
-        for location_id, region in self._selected(query.selection):
-            own = {"location_id": location_id, "region": truncate_region(region, query.region_level)}
-            prefix = tuple(own[name] for name in query.from_location)
-            for days in filters:
-                sql = (
-                    f"SELECT {', '.join(group)}, SUM(r.count) FROM {days.table or table} AS r "
-                    f"WHERE r.location_id = ? AND {days.sql}{terms} GROUP BY {', '.join(group)}"
-                )
-                found = reader.execute(sql, [location_id, *days.params, *extra.values()]).fetchall()
-                yield (*prefix, *days.keys), found
-
-    def _selected(self, selection: Selection) -> list[tuple[str, str | None]]:
-        """(location_id, region) of the selected locations."""
-        where, params = _selection_sql(selection)
-        sql = f"SELECT l.location_id, l.region FROM locations AS l WHERE {where} ORDER BY l.location_id"
-        return [(str(r[0]), r[1]) for r in self._reader().execute(sql, params)]
+    # --- rollups: scores and reasons, one set-based statement across the fleet -----
 
     def score_counts(self, query: ScoreQuery) -> list[CountsRow]:
         """Counts per group x question x scale, merged over the selected locations."""
-        table, names, exprs, from_location = _SCORE_GROUPS[query.group_by]
-        grouped = _Grouped(Selection(query.region, query.location_id), from_location, query.region_level)
+        table, names, exprs = _SCORE_GROUPS[query.group_by]
         if query.group_by in _MONTHLY:
             filters = month_filters(query.start, query.end)
         else:
             filters = day_filters(query.start, query.end, query.group_by == "weekday_hour")
+        where, params = _selection_sql(Selection(query.region, query.location_id))
         extra = {} if query.question_id is None else {"question_id": query.question_id}
+        read = RollupRead(table, exprs, ("question_id", "scale", "value"), where, params, extra)
+        sql, sql_params = rollup_sql(read, filters)
         rows: dict[tuple[object, ...], CountsRow] = {}
-        for prefix, found in self._per_location(
-            table, [*exprs, "r.question_id", "r.scale", "r.value"], grouped, filters, extra
-        ):
-            for *keys, question, scale, value, n in found:
-                key = (*prefix, *keys, question, scale)
-                row = rows.get(key)
-                if row is None:
-                    row = CountsRow(dict(zip(names, key[:-2], strict=True)), question, scale, [0] * scale)
-                    rows[key] = row
-                row.counts[value] += n
+        for *found, question, scale, value, n in self._reader().execute(sql, sql_params):
+            keys = _keys(names, found, query.region_level)
+            key = (*keys, question, scale)
+            row = rows.get(key)
+            if row is None:
+                row = CountsRow(dict(zip(names, keys, strict=True)), question, scale, [0] * scale)
+                rows[key] = row
+            row.counts[value] += int(n)
         return [rows[k] for k in sorted(rows, key=_sort_key)]
 
     # --- locations ----------------------------------------------------------
@@ -288,16 +204,15 @@ class SqlAnalytics(SqlHost):
     # --- reasons ------------------------------------------------------------
 
     def reason_counts(self, query: ReasonQuery) -> list[ReasonRow]:
-        names = _REASON_KEYS[query.group_by]
-        grouped = _Grouped(query.selection, names, query.region_level)
+        names, exprs = _REASON_KEYS[query.group_by]
         filters = day_filters(query.start, query.end, by_weekday=False)
         extra = {k: v for k, v in (("question_id", query.question_id), ("polarity", query.polarity)) if v is not None}
+        where, params = _selection_sql(query.selection)
+        read = RollupRead("rollup_reason", exprs, ("question_id", "polarity", "reason"), where, params, extra)
+        sql, sql_params = rollup_sql(read, filters)
         totals: Counter[tuple[object, ...]] = Counter()
-        for prefix, found in self._per_location(
-            "rollup_reason", ["r.question_id", "r.polarity", "r.reason"], grouped, filters, extra
-        ):
-            for question, polarity, reason, n in found:
-                totals[(*prefix, question, polarity, reason)] += n
+        for *found, question, polarity, reason, n in self._reader().execute(sql, sql_params):
+            totals[(*_keys(names, found, query.region_level), question, polarity, reason)] += int(n)
         rows = [
             ReasonRow(dict(zip(names, k[:-3], strict=True)), str(k[-3]), cast(Polarity, k[-2]), str(k[-1]), n)
             for k, n in totals.items()

@@ -21,8 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pgcluster import PgMissing, find_pg_bin
+
 from bench import drain, fleet, ingest, kiosk, latency, report, scores
 from bench.common import ROOT, Section, loadavg, say
+from bench.pg import BenchPg
 
 SECTIONS = ["ingest", "latency", "drain", "fleet", "kiosk", "scores"]
 
@@ -41,16 +44,24 @@ def machine() -> dict[str, Any]:
         version = "mosquitto (version unknown)"
     version = version.replace("mosquitto version", "Mosquitto")
     return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "mosquitto": version}  # fmt: skip
+            "sqlite": sqlite3.sqlite_version, "mosquitto": version, "postgresql": postgres_version()}  # fmt: skip
 
 
-def run_section(name: str, quick: bool, out: Path, done: dict[str, Section]) -> Section:
+def postgres_version() -> str:
+    try:
+        out = subprocess.run([str(find_pg_bin() / "postgres"), "--version"], capture_output=True, text=True).stdout
+    except (OSError, PgMissing):
+        return "PostgreSQL (not installed)"
+    return "PostgreSQL " + out.split()[2] if out else "PostgreSQL (version unknown)"
+
+
+def run_section(name: str, quick: bool, out: Path, done: dict[str, Section], pg: BenchPg | None) -> Section:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
         work = Path(tmp)
         try:
             if name == "ingest":
-                section = ingest.run(work, quick)
+                section = ingest.run(work, quick, pg)
             elif name == "latency":
                 section = latency.run(work, quick)
             elif name == "drain":
@@ -61,7 +72,7 @@ def run_section(name: str, quick: bool, out: Path, done: dict[str, Section]) -> 
                 bare = done["latency"].details.get("bare_commit") if "latency" in done else None
                 section = kiosk.run(out, quick, bare)
             else:
-                section = scores.run(work, quick, out)
+                section = scores.run(work, quick, out, pg)
         except Exception as exc:
             traceback.print_exc()
             section = Section(name, error=f"{type(exc).__name__}: {exc}")
@@ -90,9 +101,15 @@ def main() -> int:
     meta: dict[str, Any] = {**machine(), "mode": "quick" if args.quick else "full", "load_start": loadavg()}
     started = time.monotonic()
     done: dict[str, Section] = {}
-    for name in [s for s in SECTIONS if s in wanted]:
-        say(f"--- {name} ---")
-        done[name] = run_section(name, args.quick, args.out, done)
+    # One PostgreSQL for the run (ingest and scores), its data kept in the results directory for reuse.
+    pg = BenchPg(args.out / "pg-data") if {"ingest", "scores"} & set(wanted) else None
+    try:
+        for name in [s for s in SECTIONS if s in wanted]:
+            say(f"--- {name} ---")
+            done[name] = run_section(name, args.quick, args.out, done, pg)
+    finally:
+        if pg is not None:
+            pg.stop()
     meta.update(load_end=loadavg(), seconds=time.monotonic() - started,
                 finished=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))  # fmt: skip
     sections = list(done.values())

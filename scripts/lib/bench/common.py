@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from hub.broker import MosquittoBroker, MosquittoConfig, free_port
-from hub.storage.sqlite import SqliteStorage
+from hub.storage import open_storage
 
 ROOT = Path(__file__).resolve().parents[3]
 LIB = ROOT / "scripts" / "lib"
@@ -144,13 +144,15 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
 class HubProcess:
     """``touchpoint-hub serve`` as a real process, with an analyst token made before it starts."""
 
-    def __init__(self, workdir: Path, broker_url: str, db: Path | None = None, extra: list[str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, broker_url: str, db: Path | str | None = None, extra: list[str] | None = None
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        self.db = db or workdir / "hub.sqlite"
+        self.db = db or workdir / "hub.sqlite"  # a SQLite path or a postgresql:// URL
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "hub.log"
-        storage = SqliteStorage(self.db)  # creates or migrates the schema
+        storage = open_storage(self.db)  # creates or migrates the schema
         try:
             self.token = storage.create_token("bench", "analyst", None)[1]
         finally:

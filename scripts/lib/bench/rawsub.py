@@ -2,7 +2,9 @@
 
 ``--mode count`` only counts messages (the broker's raw delivery rate); ``--mode sqlite`` is the raw
 path: ``json.loads`` and ``executemany`` into a plain table (no validation, no indexes, no rollups),
-committed per group of received messages with the hub's durability (WAL, synchronous=FULL).
+committed per group of received messages with the hub's durability (WAL, synchronous=FULL);
+``--mode postgres`` is the same with ``COPY`` into a plain table of the PostgreSQL at ``--db`` (a URL),
+one transaction per group, committed with the server's default durability (fsync, synchronous_commit on).
 Prints ``ready`` once subscribed, then one JSON line: monotonic times of the first message and of the
 moment all ``--expect`` messages were received (count) or committed (sqlite), and the process's CPU
 seconds (user + system, every thread) from ``ready`` to that moment.
@@ -62,13 +64,46 @@ def sqlite_worker(
     done.set()
 
 
+def postgres_worker(
+    url: str, inbox: queue.Queue[bytes], expect: int, done: threading.Event, out: dict[str, float]
+) -> None:
+    import psycopg  # only this mode needs it
+
+    names = ("device_id", "location_id", "batch_id", *COLUMNS)
+    types = {"seq": "BIGINT", "clock_ok": "BOOLEAN", "scale": "INTEGER", "value": "INTEGER", "misuse": "BOOLEAN",
+             "survey_version": "INTEGER", "mono_ms": "BIGINT"}  # fmt: skip
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS raw_events")
+        columns = ", ".join(f"{n} {types.get(n, 'TEXT')}" for n in names)
+        conn.execute(f"CREATE TABLE raw_events ({columns})")
+        copy_sql = f"COPY raw_events ({', '.join(names)}) FROM STDIN"
+        got = 0
+        while got < expect:
+            group = [inbox.get()]
+            while len(group) < 200:
+                try:
+                    group.append(inbox.get_nowait())
+                except queue.Empty:
+                    break
+            with conn.transaction(), conn.cursor() as cur, cur.copy(copy_sql) as copy:
+                for payload in group:
+                    batch = json.loads(payload)
+                    head = (batch["device_id"], batch["location_id"], batch["batch_id"])
+                    for e in batch["events"]:
+                        copy.write_row((*head, *(e.get(c) for c in COLUMNS)))
+            got += len(group)
+    out["done"] = time.monotonic()
+    out["cpu_end"] = cpu_s()
+    done.set()
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--mode", choices=["count", "sqlite"], required=True)
+    p.add_argument("--mode", choices=["count", "sqlite", "postgres"], required=True)
     p.add_argument("--expect", type=int, required=True, help="messages to wait for")
     p.add_argument("--topic", default="benchraw/v1/+/+/events")
-    p.add_argument("--db", default=":memory:")
+    p.add_argument("--db", default=":memory:", help="SQLite path, or a postgresql:// URL for --mode postgres")
     args = p.parse_args()
 
     out: dict[str, float] = {}
@@ -82,7 +117,7 @@ def main() -> int:
         received += 1
         if received == 1:
             out["first"] = time.monotonic()
-        if args.mode == "sqlite":
+        if args.mode != "count":
             inbox.put(message.payload)
         elif received == args.expect:
             out["done"] = time.monotonic()
@@ -93,8 +128,9 @@ def main() -> int:
     client.on_connect = lambda c, *_: c.subscribe(args.topic, qos=1)
     client.on_subscribe = lambda *_: subscribed.set()
     client.on_message = on_message
-    if args.mode == "sqlite":
-        worker = threading.Thread(target=sqlite_worker, args=(args.db, inbox, args.expect, done, out), daemon=True)
+    if args.mode != "count":
+        target = sqlite_worker if args.mode == "sqlite" else postgres_worker
+        worker = threading.Thread(target=target, args=(args.db, inbox, args.expect, done, out), daemon=True)
         worker.start()
     client.connect("127.0.0.1", args.port)
     client.loop_start()

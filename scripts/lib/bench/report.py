@@ -67,7 +67,8 @@ def markdown(sections: list[Section], meta: dict[str, Any]) -> str:
         f"`scripts/bench{' --quick' if meta['mode'] == 'quick' else ''}`.",
         "",
         f"Machine: {meta['cpus']} CPUs ({meta['cpu_model']}), Python {meta['python']}, SQLite {meta['sqlite']}, "
-        f"{meta['mosquitto']}. Load average {meta['load_start']:.2f} at the start, {meta['load_end']:.2f} at the end "
+        f"{meta.get('postgresql', 'PostgreSQL')}, {meta['mosquitto']}. "
+        f"Load average {meta['load_start']:.2f} at the start, {meta['load_end']:.2f} at the end "
         "(the machine is shared: other processes load it too).",
         "",
     ]

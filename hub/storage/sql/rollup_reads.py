@@ -1,0 +1,164 @@
+"""One set-based read of the rollups across the fleet, written once for both backends.
+
+A score or reason query becomes ONE statement: a ``UNION ALL`` of parts, each part one rollup table
+joined to the selected ``locations`` and filtered to some local days (or months), grouped in SQL;
+the outer query sums the parts. A part may count with the sign -1: a partial month is read as the
+whole month from ``rollup_month`` minus the days of it outside the range, when those are fewer than
+the days inside (a year ending yesterday reads its last month whole, minus the days still to come).
+The monthly rollup is kept in the same transaction as the daily one, so the difference is exact;
+the outer ``HAVING`` drops answers that count zero, as a plain read of the days would never list them.
+"""
+
+from __future__ import annotations
+
+from calendar import monthrange
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+
+@dataclass(frozen=True)
+class DayFilter:
+    """Which local days (or months) one part reads, and how it counts.
+
+    ``keys`` are row keys fixed by the choice (the weekday); ``table`` replaces the query's own rollup
+    (the monthly one); ``sign`` -1 subtracts the part (days of a month read whole that are outside the range).
+    """
+
+    sql: str
+    params: tuple[str, ...]
+    keys: tuple[int, ...] = ()
+    table: str | None = None
+    sign: int = 1
+
+
+def _days(first: date, last: date, sign: int = 1) -> DayFilter:
+    return DayFilter("r.day BETWEEN ? AND ?", (first.isoformat(), last.isoformat()), sign=sign)
+
+
+def _months(first: date, last: date) -> DayFilter:
+    return DayFilter("r.month BETWEEN ? AND ?", (first.isoformat()[:7], last.isoformat()[:7]), table="rollup_month")
+
+
+def _month_bounds(day: date) -> tuple[date, date]:
+    return day.replace(day=1), day.replace(day=monthrange(day.year, day.month)[1])
+
+
+def _partial_month(start: date, end: date) -> list[DayFilter]:
+    """``start``..``end`` inside one month: its days, or the whole month minus the days around them.
+
+    A month read whole costs about as much as one day (one row per answer); the cheaper plan is chosen
+    by the number of days each reads.
+    """
+    first, last = _month_bounds(start)
+    inside = (end - start).days + 1
+    outside = (start - first).days + (last - end).days
+    if outside + 1 >= inside:
+        return [_days(start, end)]
+    parts = [_months(first, first)]
+    if start > first:
+        parts.append(_days(first, start - timedelta(days=1), sign=-1))
+    if end < last:
+        parts.append(_days(end + timedelta(days=1), last, sign=-1))
+    return parts
+
+
+def month_filters(start: date, end: date) -> list[DayFilter]:
+    """The range as whole local months from ``rollup_month`` plus the edge months, each read the cheaper way.
+
+    A year of a location is then 12 rows per answer plus a few edge days, instead of 365 days.
+    """
+    if start > end:
+        return [_days(start, end)]  # an empty range: one part that finds nothing
+    if (start.year, start.month) == (end.year, end.month):
+        return _partial_month(start, end)
+    head_first, head_last = _month_bounds(start)
+    tail_first, tail_last = _month_bounds(end)
+    filters: list[DayFilter] = []
+    whole_first = head_first if start == head_first else head_last + timedelta(days=1)
+    whole_last = tail_last if end == tail_last else tail_first - timedelta(days=1)
+    if start != head_first:
+        filters += _partial_month(start, head_last)
+    if whole_first <= whole_last:
+        filters.append(_months(whole_first, whole_last))
+    if end != tail_last:
+        filters += _partial_month(tail_first, end)
+    return _merge_months(filters)
+
+
+def _merge_months(filters: list[DayFilter]) -> list[DayFilter]:
+    """Adjacent month parts as one ``BETWEEN`` (an edge month read whole next to the whole months)."""
+    months = sorted(f.params for f in filters if f.table == "rollup_month")
+    merged: list[list[str]] = []
+    for low, high in months:
+        if merged and _next_month(merged[-1][1]) == low:
+            merged[-1][1] = high
+        else:
+            merged.append([low, high])
+    others = [f for f in filters if f.table != "rollup_month"]
+    return [DayFilter("r.month BETWEEN ? AND ?", (low, high), table="rollup_month") for low, high in merged] + others
+
+
+def _next_month(month: str) -> str:
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def day_filters(start: date, end: date, by_weekday: bool) -> list[DayFilter]:
+    """The whole range, or one filter per weekday (0 = Monday) listing its days.
+
+    Per weekday, because ``day IN (...)`` seeks the primary key, while computing a weekday
+    from every row with strftime() costs more than the whole query otherwise.
+    """
+    if not by_weekday:
+        return [_days(start, end)]
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    filters = []
+    for weekday in range(7):
+        chosen = tuple(d.isoformat() for d in days if d.weekday() == weekday)
+        if chosen:
+            filters.append(DayFilter(f"r.day IN ({','.join('?' * len(chosen))})", chosen, (weekday,)))
+    return filters
+
+
+@dataclass(frozen=True)
+class RollupRead:
+    """What to read: a rollup table, the row keys (SQL expressions on ``locations AS l`` / the rollup ``r``),
+    the counted columns, the locations (WHERE terms on ``l``) and extra column filters."""
+
+    table: str
+    key_exprs: Sequence[str]
+    columns: Sequence[str]
+    selection_sql: str
+    selection_params: Sequence[object]
+    extra: Mapping[str, object]
+
+
+def rollup_sql(read: RollupRead, filters: Sequence[DayFilter]) -> tuple[str, list[object]]:
+    """The one statement: rows of (keys from the filter, keys, columns, count), counts above zero.
+
+    Each part joins ``locations`` to the rollup on the rollup's key prefix ``(location_id, day)``, so
+    every location's days are one index range, and groups its own rows: the outer sort sees a few
+    rows per location and answer, not every day's.
+    """
+    terms = "".join(f" AND r.{column} = ?" for column in read.extra)
+    width = len(filters[0].keys) + len(read.key_exprs) + len(read.columns)
+    names = [f"c{i}" for i in range(width)]
+    parts: list[str] = []
+    params: list[object] = []
+    for days in filters:
+        fixed = [str(int(k)) for k in days.keys]  # weekday numbers: integers, inlined
+        grouped = [*read.key_exprs, *(f"r.{c}" for c in read.columns)]
+        selected = ", ".join(f"{expr} AS {name}" for expr, name in zip([*fixed, *grouped], names, strict=True))
+        total = "SUM(r.count)" if days.sign == 1 else "-SUM(r.count)"
+        parts.append(
+            f"SELECT {selected}, {total} AS n FROM locations AS l "
+            f"JOIN {days.table or read.table} AS r ON r.location_id = l.location_id "
+            f"WHERE {read.selection_sql} AND {days.sql}{terms} GROUP BY {', '.join(grouped)}"
+        )
+        params += [*read.selection_params, *days.params, *read.extra.values()]
+    if len(parts) == 1 and filters[0].sign == 1:
+        return parts[0], params
+    columns = ", ".join(names)
+    union = " UNION ALL ".join(parts)
+    return f"SELECT {columns}, SUM(n) FROM ({union}) AS parts GROUP BY {columns} HAVING SUM(n) > 0", params
