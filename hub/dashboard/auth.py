@@ -90,7 +90,7 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
     """Browsers send Origin on form posts; a post from another site is refused (clients without it pass)."""
     origin = request.headers.get("origin")
     if origin is None:
@@ -111,10 +111,10 @@ def login_form(request: Request, storage: StorageDep, next: str | None = None) -
     return _login_form(safe_next(next))
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
     """A small urlencoded form, parsed here so the hub needs no multipart package."""
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
+    if len(body) > max_bytes:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "form too large")
     fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=10)
     return {key: values[0] for key, values in fields.items()}
@@ -122,9 +122,9 @@ async def _form(request: Request) -> dict[str, str]:
 
 @router.post("/login")
 async def login(request: Request, storage: StorageDep) -> Response:
-    if not _same_origin(request):
+    if not same_origin(request):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site login refused")
-    form = await _form(request)
+    form = await read_form(request)
     next_url = safe_next(form.get("next"))
     client = _client(request)
     wait = await run_in_threadpool(limiter.retry_after, storage, client)
@@ -160,7 +160,7 @@ async def login(request: Request, storage: StorageDep) -> Response:
 
 @router.post("/logout")
 def logout(request: Request, storage: StorageDep) -> Response:
-    if not _same_origin(request):
+    if not same_origin(request):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site logout refused")
     session_id = request.cookies.get(COOKIE)
     if session_id:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 
 from hub.api.deps import StorageDep
-from hub.dashboard import views
+from hub.dashboard import inbox_views, views
 from hub.dashboard.auth import ViewerDep
 from hub.dashboard.numbers import today_utc
 from hub.dashboard.period import parse_period
@@ -40,7 +40,8 @@ def location(
         return page("notfound.html", {"viewer": viewer, "nav": "fleet", "what": location_id}, 404)
     period, note = parse_period(start, end, today_utc())
     view = views.location_view(storage, viewer.scope, found, period, question)
-    return page("location.html", {"viewer": viewer, "nav": "fleet", "view": view, "note": note})
+    kinds = inbox_views.rule_kinds(storage)  # praise episodes get a "good news" pill
+    return page("location.html", {"viewer": viewer, "nav": "fleet", "view": view, "note": note, "rule_kinds": kinds})
 
 
 @router.get("/devices")
