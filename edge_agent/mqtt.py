@@ -50,8 +50,9 @@ def make_client(
     ca_file: Path | None = None,
     tls: bool = False,
     manual_ack: bool = False,
+    clean: bool = False,
 ) -> mqtt.Client:
-    """A client with a persistent session.
+    """A client with a persistent session (``clean``: a session that ends with the connection).
 
     MQTT v5 by default, so a refused publish comes back with a reason code;
     3.1.1 for brokers that speak nothing newer (the embedded amqtt fallback).
@@ -68,7 +69,7 @@ def make_client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv311,
-            clean_session=False,
+            clean_session=clean,
             manual_ack=manual_ack,
         )
     if username is not None:
@@ -80,10 +81,10 @@ def make_client(
     return client
 
 
-def session_kwargs(version: MqttVersion, expiry_s: int) -> dict[str, Any]:
-    """``connect()`` arguments asking the broker to keep our session across outages."""
+def session_kwargs(version: MqttVersion, expiry_s: int, clean: bool = False) -> dict[str, Any]:
+    """``connect()`` arguments asking the broker to keep our session across outages (``clean``: not to)."""
     if version != "5":
-        return {}  # 3.1.1: clean_session=False was set on the client
+        return {}  # 3.1.1: clean_session was set on the client
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    props.SessionExpiryInterval = expiry_s
-    return {"clean_start": False, "properties": props}
+    props.SessionExpiryInterval = 0 if clean else expiry_s
+    return {"clean_start": clean, "properties": props}

@@ -90,10 +90,21 @@ class IngestService:
             ca_file=settings.broker_ca_file,
             tls=settings.broker_tls,
             manual_ack=True,
+            clean=self._clean_session,
         )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+
+    @property
+    def _clean_session(self) -> bool:
+        """A worker of a share group connects with a clean session.
+
+        Mosquitto keeps handing a group's messages to a member whose persistent session outlives it, and drops
+        a member's in-flight messages when its session ends; with a clean session only live workers get
+        messages, and what a dead worker held comes back through the devices' resend of unacked batches.
+        """
+        return self.settings.share_group is not None
 
     def _subscriptions(self) -> list[str]:
         # TODO(lead, issue 11): ingest actions. Subscribe to subscription("actions"); in classify() decode
@@ -126,7 +137,7 @@ class IngestService:
         self._queue.put(message)  # blocks paho when the worker falls behind: backpressure, not RAM
 
     def start(self) -> None:
-        session = session_kwargs(self.settings.mqtt_version, self.settings.session_expiry_s)
+        session = session_kwargs(self.settings.mqtt_version, self.settings.session_expiry_s, self._clean_session)
         if "properties" in session:  # MQTT v5: the broker's window of unacked messages to us (see receive_window)
             session["properties"].ReceiveMaximum = receive_window(self.settings.max_group_messages)
         self.client.connect_async(
