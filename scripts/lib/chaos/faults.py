@@ -87,12 +87,14 @@ class Injector:
         return True
 
     def _kill_hub(self) -> bool:
-        hub = self.stack.hub
-        if not hub.running:
+        """kill -9 the hub, or one of its workers: what that worker held in flight comes back by the devices' resend."""
+        running = [w for w in self.stack.workers if w.running]
+        if not running:
             return False
+        hub = self.rng.choice(running)
         hub.kill9()
         back = self.rng.uniform(0.5, 3.0)
-        self.say(f"kill -9 hub; back in {back:.1f} s")
+        self.say(f"kill -9 {hub.name}; back in {back:.1f} s")
         self.later(back, "hub", lambda: None if hub.running else hub.start())
         return True
 

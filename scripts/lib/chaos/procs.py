@@ -64,11 +64,18 @@ class Proc:
 
 
 class HubProc(Proc):
-    def __init__(self, workdir: Path, broker_url: str, port: int) -> None:
-        self.db = workdir / "hub.sqlite"
+    """A ``touchpoint-hub serve``; with ``share_group`` one worker of several (its own MQTT client id)."""
+
+    def __init__(
+        self, workdir: Path, broker_url: str, port: int, db: str | Path, name: str = "hub", share_group: bool = False
+    ) -> None:
+        self.db = db
         self.url = f"http://127.0.0.1:{port}"
         args = [sys.executable, "-m", "hub.cli", "serve", "--db", str(self.db), "--broker", broker_url]
-        super().__init__("hub", [*args, "--port", str(port), "--log-level", "warning"], workdir / "hub.log")
+        args += ["--port", str(port), "--log-level", "warning"]
+        if share_group:
+            args += ["--share-group", "hub", "--client-id", name, "--leader-retry-s", "0.5"]
+        super().__init__(name, args, workdir / f"{name}.log")
 
     def create_token(self, role: str = "admin") -> str:
         command = [sys.executable, "-m", "hub.cli", "token", "create", "--db", str(self.db), "--role", role]
