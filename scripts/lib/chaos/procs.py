@@ -28,6 +28,7 @@ class Proc:
         self.log_path = log_path
         self.env: dict[str, str] = {}
         self.proc: subprocess.Popen[bytes] | None = None
+        self.frozen = False
 
     @property
     def running(self) -> bool:
@@ -36,10 +37,17 @@ class Proc:
     def start(self, env: dict[str, str] | None = None) -> None:
         if env is not None:
             self.env = env
+        self.frozen = False
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 self.args, stdout=log, stderr=subprocess.STDOUT, env={**BASE_ENV, **self.env}, cwd=LIB.parents[1]
             )
+
+    def freeze(self) -> None:
+        """SIGSTOP: alive to the network's eyes (its sockets stay open) but doing nothing."""
+        if self.proc is not None and self.running:
+            self.proc.send_signal(signal.SIGSTOP)
+            self.frozen = True
 
     def kill9(self) -> None:
         """SIGKILL: no clean-up at all, like pulling the plug on this process."""
