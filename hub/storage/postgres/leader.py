@@ -19,7 +19,7 @@ from hub.storage.postgres.connections import KEEPALIVES
 
 # Notice a dead server or a cut link within seconds, not at TCP's default of minutes; and let the server notice
 # us (KEEPALIVES' options), or a cut-off leader's lock outlives it and nobody can lead for two hours.
-_CONNECT = {"connect_timeout": 5, "tcp_user_timeout": 5000, **KEEPALIVES}
+_CONNECT = {**KEEPALIVES, "connect_timeout": 5, "tcp_user_timeout": 5000}
 
 
 def lock_key(name: str) -> int:
