@@ -61,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--broker-ca-file", type=Path)
     serve.add_argument("--mqtt-version", choices=["5", "3.1.1"])
     serve.add_argument("--client-id", help="MQTT client id; its persistent session survives restarts")
-    serve.add_argument("--share-group", help="join $share/<group>/ to split ingest across hub workers")
+    serve.add_argument(
+        "--share-group", help="join $share/<group>/ to split ingest across hub workers (with a clean MQTT session)"
+    )
     serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])

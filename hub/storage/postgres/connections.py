@@ -22,6 +22,18 @@ MIGRATION_LOCK = (0x54505542, 2)
 
 _TRANSLATED: dict[str, str] = {}
 
+# Both ends of every connection notice a dead peer within seconds, whether idle (keepalives) or with unacked data
+# to send (tcp_user_timeout): libpq's settings for ours, and the server's asked per session in ``options``.
+# Without them PostgreSQL keeps a cut-off worker's session, with its advisory lock (leadership) and its open
+# transaction's row locks (hot rollup rows: every other worker's ingest waits), for two hours (keepalive) or
+# about fifteen minutes (retransmissions), the OS defaults; and a worker whose link comes back waits as long on
+# a connection the server has since closed.
+KEEPALIVES: dict[str, object] = {
+    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2, "tcp_user_timeout": 10000,
+    "options": "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=2 "
+               "-c tcp_user_timeout=10000",
+}  # fmt: skip
+
 
 def pg_sql(sql: str) -> str:
     """``?`` placeholders as psycopg's ``%s``; a literal ``%`` doubled."""
@@ -86,7 +98,7 @@ class PoolReader:
 def open_pool(url: str, max_size: int = 10) -> ConnectionPool[psycopg.Connection[Any]]:
     """A pool of autocommit connections, opened and checked now so that a wrong URL fails at start."""
     pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-        url, min_size=1, max_size=max_size, kwargs={"autocommit": True}, open=False, name="touchpoint-hub"
+        url, min_size=1, max_size=max_size, kwargs={"autocommit": True, **KEEPALIVES}, open=False, name="touchpoint-hub"
     )
     pool.open(wait=True, timeout=15.0)
     return pool

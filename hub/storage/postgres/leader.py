@@ -15,9 +15,11 @@ from typing import Any
 
 import psycopg
 
-# libpq options: notice a dead server or a cut link within seconds, not at TCP's default of minutes.
-_CONNECT = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
-            "keepalives_count": 2, "tcp_user_timeout": 5000}  # fmt: skip
+from hub.storage.postgres.connections import KEEPALIVES
+
+# Notice a dead server or a cut link within seconds, not at TCP's default of minutes; and let the server notice
+# us (KEEPALIVES' options), or a cut-off leader's lock outlives it and nobody can lead for two hours.
+_CONNECT = {**KEEPALIVES, "connect_timeout": 5, "tcp_user_timeout": 5000}
 
 
 def lock_key(name: str) -> int:

@@ -55,6 +55,7 @@ class Report:
     by_cause: Counter[str] = field(default_factory=Counter)
     wrong_day: int = 0
     dead_letters: int = 0
+    api_disagreements: int = 0  # hub workers whose API answers differ from the first worker's
     delays_s: list[float] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
 
@@ -62,7 +63,7 @@ class Report:
     def ok(self) -> bool:
         failures = (
             self.lost, self.double_counted, self.phantom, self.rollup_mismatches, self.quarantine_mismatches,
-            self.wrong_day, self.unsynced, self.logged_missing,
+            self.wrong_day, self.unsynced, self.logged_missing, self.api_disagreements,
         )  # fmt: skip
         return not any(failures)
 
@@ -71,7 +72,13 @@ class Report:
             self.examples.append(text)
 
 
-def read_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+def read_rows(path: str | Path, sql: str) -> list[tuple[object, ...]]:
+    """Rows of ``sql`` from a SQLite file (read-only), or from PostgreSQL when ``path`` is a postgresql:// URL."""
+    if isinstance(path, str):
+        import psycopg  # only the PostgreSQL hub needs it
+
+        with psycopg.connect(path, connect_timeout=10) as pg:
+            return [tuple(row) for row in pg.execute(sql.encode()).fetchall()]
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
         return conn.execute(sql).fetchall()
@@ -143,7 +150,7 @@ def _read_devices(devices: list[Device], report: Report) -> _Truth:
     return truth
 
 
-def compare(devices: list[Device], hub_db: Path, api_totals: dict[str, int]) -> Report:
+def compare(devices: list[Device], hub_db: str | Path, api_totals: dict[str, int]) -> Report:
     report = Report(dead_letters=api_totals.get("dead_letters", 0))
     truth = _read_devices(devices, report)
     counted = read_rows(hub_db, "SELECT id, location_id, local_day, received_at FROM events")
@@ -191,7 +198,7 @@ def _check_days_and_delays(
             report.delays_s.append((_ts(received) - datetime.fromtimestamp(entry.real, UTC)).total_seconds())
 
 
-def _rollup_mismatches(hub_db: Path, truth: Counter[RollupKey], report: Report) -> int:
+def _rollup_mismatches(hub_db: str | Path, truth: Counter[RollupKey], report: Report) -> int:
     columns = "location_id, question_id, local_day, local_hour, scale, value, reason"
     events = read_rows(hub_db, f"SELECT {columns} FROM events WHERE misuse = 0")
     day: Counter[RollupKey] = Counter()

@@ -87,13 +87,24 @@ class Injector:
         return True
 
     def _kill_hub(self) -> bool:
-        hub = self.stack.hub
-        if not hub.running:
+        """Freeze the hub (or one of its workers) for a moment, then kill -9 it.
+
+        Frozen, it keeps receiving batches it never acks; with a clean session (workers of a share group)
+        Mosquitto drops them when it dies, and only the devices' resend of unacked batches brings them back.
+        """
+        running = [w for w in self.stack.workers if w.running and not w.frozen]
+        if not running:
             return False
-        hub.kill9()
-        back = self.rng.uniform(0.5, 3.0)
-        self.say(f"kill -9 hub; back in {back:.1f} s")
-        self.later(back, "hub", lambda: None if hub.running else hub.start())
+        hub = self.rng.choice(running)
+        hub.freeze()
+        frozen, back = self.rng.uniform(0.5, 2.0), self.rng.uniform(0.5, 3.0)
+        self.say(f"kill -9 {hub.name} after {frozen:.1f} s frozen; back {back:.1f} s later")
+
+        def kill() -> None:
+            hub.kill9()
+            self.later(back, "hub", lambda: None if hub.running else hub.start())
+
+        self.later(frozen, "hub", kill)
         return True
 
     def _restart_broker(self) -> bool:

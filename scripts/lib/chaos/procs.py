@@ -28,6 +28,7 @@ class Proc:
         self.log_path = log_path
         self.env: dict[str, str] = {}
         self.proc: subprocess.Popen[bytes] | None = None
+        self.frozen = False
 
     @property
     def running(self) -> bool:
@@ -36,10 +37,17 @@ class Proc:
     def start(self, env: dict[str, str] | None = None) -> None:
         if env is not None:
             self.env = env
+        self.frozen = False
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 self.args, stdout=log, stderr=subprocess.STDOUT, env={**BASE_ENV, **self.env}, cwd=LIB.parents[1]
             )
+
+    def freeze(self) -> None:
+        """SIGSTOP: alive to the network's eyes (its sockets stay open) but doing nothing."""
+        if self.proc is not None and self.running:
+            self.proc.send_signal(signal.SIGSTOP)
+            self.frozen = True
 
     def kill9(self) -> None:
         """SIGKILL: no clean-up at all, like pulling the plug on this process."""
@@ -64,11 +72,18 @@ class Proc:
 
 
 class HubProc(Proc):
-    def __init__(self, workdir: Path, broker_url: str, port: int) -> None:
-        self.db = workdir / "hub.sqlite"
+    """A ``touchpoint-hub serve``; with ``share_group`` one worker of several (its own MQTT client id)."""
+
+    def __init__(
+        self, workdir: Path, broker_url: str, port: int, db: str | Path, name: str = "hub", share_group: bool = False
+    ) -> None:
+        self.db = db
         self.url = f"http://127.0.0.1:{port}"
         args = [sys.executable, "-m", "hub.cli", "serve", "--db", str(self.db), "--broker", broker_url]
-        super().__init__("hub", [*args, "--port", str(port), "--log-level", "warning"], workdir / "hub.log")
+        args += ["--port", str(port), "--log-level", "warning"]
+        if share_group:
+            args += ["--share-group", "hub", "--client-id", name, "--leader-retry-s", "0.5"]
+        super().__init__(name, args, workdir / f"{name}.log")
 
     def create_token(self, role: str = "admin") -> str:
         command = [sys.executable, "-m", "hub.cli", "token", "create", "--db", str(self.db), "--role", role]

@@ -38,6 +38,7 @@ examples:
   scripts/chaos --short                 # CI, under 5 minutes
   scripts/chaos --long                  # an hour
   scripts/chaos --short --seed 42 --keep
+  scripts/chaos --db postgresql --workers 2   # two hub workers on a shared subscription over PostgreSQL
 """
 
 
@@ -58,7 +59,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
     p.add_argument("--workdir", type=Path, help="where stores, databases and logs go (default: a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (it is always kept on failure)")
+    p.add_argument(
+        "--db",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="the hub's database: a SQLite file, or a private PostgreSQL started under the work dir (default sqlite)",
+    )
+    p.add_argument("--workers", type=int, default=1, help="hub workers on the share group `hub` (default 1)")
     args = p.parse_args(argv)
+    if not 1 <= args.workers <= 8:
+        p.error("--workers must be 1..8")
     if args.devices is not None and not 1 <= args.devices <= 50:
         p.error("--devices must be 1..50")
     if args.duration is not None and not 10 <= args.duration <= 86_400:
@@ -87,10 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     clock = Clock()
     specs = plan.devices(mode, args.devices or mode.devices, rng, datetime.now(UTC))
-    clock.say(f"{mode.name} run, seed {seed}: {len(specs)} devices, {window:.0f} s of faults; work dir {workdir}")
+    hub = f"{args.workers} hub worker{'s' if args.workers > 1 else ''} on {args.db}"
+    clock.say(f"{mode.name} run, seed {seed}: {len(specs)} devices, {hub}, {window:.0f} s of faults")
+    clock.say(f"work dir {workdir}")
     for spec in specs:
         clock.say(f"  {spec.device_id} at {spec.location_id} ({spec.timezone}), clock scenario: {spec.scenario}")
-    stack = Stack(workdir, specs, args.rate or mode.taps_per_s, seed)
+    stack = Stack(workdir, specs, args.rate or mode.taps_per_s, seed, args.db, args.workers)
     try:
         stack.start()
         injector = Injector(stack, rng, clock.say)
@@ -100,10 +112,11 @@ def main(argv: list[str] | None = None) -> int:
             device.tapper.stop()
         clock.say("fault window over: everything healed, tappers stopped; waiting for the devices to drain")
         drained = _drain(stack, mode.drain_timeout_s, clock.say)
-        report = check.compare(stack.devices, stack.hub.db, _api_totals(stack))
+        report = check.compare(stack.devices, stack.db, _api_totals(stack))
+        report.api_disagreements = _workers_disagreeing(stack)
     finally:
         stack.close()
-    title = f"chaos {mode.name} (seed {seed}, {len(specs)} devices, {window:.0f} s of faults)"
+    title = f"chaos {mode.name} (seed {seed}, {len(specs)} devices, {hub}, {window:.0f} s of faults)"
     print(render(title, report, injector.counts, injector.replayed_batches, drained), flush=True)
     ok = report.ok and drained
     if ok and not args.keep and args.workdir is None:
@@ -142,7 +155,7 @@ def _fault_window(
 def _hub_total(stack: Stack) -> int:
     """Events counted plus quarantined at the hub (read from its file; -1 while unreadable)."""
     try:
-        rows = check.read_rows(stack.hub.db, "SELECT (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM quarantine)")
+        rows = check.read_rows(stack.db, "SELECT (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM quarantine)")
         return int(str(rows[0][0]))
     except Exception:
         return -1
@@ -157,7 +170,7 @@ def _drain(stack: Stack, timeout: float, say: Callable[[str], None]) -> bool:
         state = (backlog, _hub_total(stack))
         if state != last:
             last, stable_since = state, time.monotonic()
-        if backlog == 0 and stack.hub.healthy() and time.monotonic() - stable_since > 3.0:
+        if backlog == 0 and stack.healthy() and time.monotonic() - stable_since > 3.0:
             say(f"drained: backlogs 0, {state[1]} taps at the hub")
             return True
         time.sleep(0.25)
@@ -176,3 +189,20 @@ def _api_totals(stack: Stack) -> dict[str, int]:
         except (httpx.HTTPError, KeyError, ValueError):
             pass
     return out
+
+
+def _workers_disagreeing(stack: Stack) -> int:
+    """Workers whose scores and quarantine totals differ from the first worker's (0 with one worker)."""
+    headers = {"Authorization": f"Bearer {stack.admin_token}"}
+    scores = "/api/v1/scores?group_by=location&from=2020-01-01&to=2029-12-31"
+    answers = []
+    for worker in stack.workers:
+        try:
+            got = [
+                httpx.get(worker.url + path, headers=headers, timeout=10).json()
+                for path in (scores, "/api/v1/quarantine?limit=1")
+            ]
+        except (httpx.HTTPError, ValueError):
+            got = None
+        answers.append(got)
+    return sum(1 for answer in answers[1:] if answer is None or answer != answers[0])

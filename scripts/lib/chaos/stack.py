@@ -1,10 +1,16 @@
-"""The system under test: Mosquitto, the hub behind its own link, and each device's agent and tapper."""
+"""The system under test: Mosquitto, the hub's workers each behind its own link, each device's agent and tapper.
+
+The hub is one process on a SQLite file, or N workers on the share group ``hub`` over one PostgreSQL
+(a private cluster under the run's work directory, started and stopped here).
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+
+from pgcluster import PgCluster
 
 from chaos.plan import ClockPhase, DeviceSpec
 from chaos.procs import HubProc, Proc, agent, tapper, write_device_config
@@ -65,11 +71,17 @@ class Device:
 
 
 class Stack:
-    def __init__(self, workdir: Path, specs: list[DeviceSpec], taps_per_s: float, seed: int) -> None:
+    def __init__(
+        self, workdir: Path, specs: list[DeviceSpec], taps_per_s: float, seed: int, db: str = "sqlite", workers: int = 1
+    ) -> None:
         self.workdir = workdir
         self.broker = MosquittoBroker(MosquittoConfig(free_port(), data_dir=workdir / "broker", persistence=False))
-        self.hub_link = Link("hub", self.broker.host, self.broker.port)
-        self.hub = HubProc(workdir, self.hub_link.url, free_port())
+        self.pg = PgCluster(workdir / "postgresql") if db == "postgresql" else None
+        self.db: str | Path = self.pg.url("touchpoint") if self.pg is not None else workdir / "hub.sqlite"
+        names = ["hub"] if workers == 1 else [f"hub-{i}" for i in range(1, workers + 1)]
+        self.hub_links = [Link(name, self.broker.host, self.broker.port) for name in names]
+        shared = workers > 1
+        self.workers = [HubProc(workdir, ln.url, free_port(), self.db, ln.name, shared) for ln in self.hub_links]
         self.replayer = Replayer(self.broker.host, self.broker.port)
         self.admin_token = ""
         self.devices: list[Device] = []
@@ -88,16 +100,29 @@ class Stack:
             )  # fmt: skip
 
     @property
+    def hub(self) -> HubProc:
+        """The first worker: its API answers for all (they share the database)."""
+        return self.workers[0]
+
+    @property
     def links(self) -> list[Link]:
-        return [self.hub_link, *(d.link for d in self.devices)]
+        return [*self.hub_links, *(d.link for d in self.devices)]
+
+    def healthy(self) -> bool:
+        return all(worker.healthy() for worker in self.workers)
 
     def start(self) -> None:
+        if self.pg is not None:
+            self.pg.start()
+            self.pg.create_database("touchpoint")
         self.broker.start()
         for link in self.links:
             link.start()
         self.admin_token = self.hub.create_token("admin")  # also creates and migrates the hub's database
-        self.hub.start()
-        self.hub.wait_healthy(30)
+        for worker in self.workers:
+            worker.start()
+        for worker in self.workers:
+            worker.wait_healthy(30)
         self.replayer.start()
         for device in self.devices:
             device.start()
@@ -105,8 +130,11 @@ class Stack:
     def close(self) -> None:
         for device in self.devices:
             device.stop()
-        self.hub.stop()
+        for worker in self.workers:
+            worker.stop()
         self.replayer.stop()
         for link in self.links:
             link.close()
         self.broker.stop()
+        if self.pg is not None:
+            self.pg.stop()

@@ -35,6 +35,7 @@ def render(title: str, report: Report, faults: Counter[str], replayed: int, drai
         ("at the hub but on no device", f"{report.phantom}"),
         ("not synced at the end", f"{report.unsynced}"),
         ("dead letters", f"{report.dead_letters}"),
+        ("hub workers whose API disagrees with the first", f"{report.api_disagreements}"),
         ("max sync delay, tap to hub commit", delay),
     ]
     verdict = "PASS" if report.ok and drained else "FAIL"
