@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
+from pathlib import Path
 
 _POLL_S = 0.01
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a port the OS just reported free on ``host``.
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for the local ports of outgoing connections (Linux's default if unreadable)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
-    Another process can still take it before we bind; callers that care check again at start-up.
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a port free on ``host`` now, below the kernel's ephemeral range where there is room.
+
+    A listener's port taken from the ephemeral range can be given to some outgoing connection (an MQTT
+    client, an HTTP request) between this call and the listener's bind: on a busy machine that made brokers
+    fail with "Address already in use". Below the range only another listener can take it, and the random
+    choice makes two callers picking the same port unlikely. Callers that care still check at start-up.
     """
+    low, _ = ephemeral_range()
+    first = max(10_000, low - 12_000)
+    if low - first >= 1000:
+        rng = random.Random()
+        for _ in range(100):
+            port = rng.randrange(first, low)
+            if port_bindable(host, port) and not port_open(host, port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        found: int = sock.getsockname()[1]
+        return found
 
 
 def port_open(host: str, port: int) -> bool:

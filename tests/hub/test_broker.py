@@ -282,3 +282,12 @@ def test_start_local_broker_prefers_mosquitto_and_can_be_told_embedded(tmp_path:
         broker.stop()
     with pytest.raises(ValueError):
         start_local_broker(tmp_path, prefer="rabbitmq")
+
+
+def test_free_ports_lie_below_the_ephemeral_range_so_outgoing_connections_cannot_take_them() -> None:
+    from hub.broker.ports import ephemeral_range, port_bindable
+
+    low, _ = ephemeral_range()
+    ports = {free_port() for _ in range(20)}
+    assert all(p < low and port_bindable("127.0.0.1", p) for p in ports), (low, ports)
+    assert len(ports) > 1  # random, so two test processes rarely pick the same one

@@ -38,12 +38,21 @@ def test_two_schedulers_racing_for_one_slot_send_it_once(tmp_path: Path, smtp_se
     sub = storage.create_subscription(SPEC, NOW - timedelta(days=8), None)
     storage.close()
     # Two workers that both believe they lead (a leader that lost its lock, mid-pass): only the claim fences them.
-    workers = [DigestScheduler(SqliteStorage(db), settings(db, port), now=lambda: NOW) for _ in range(2)]
-    start = threading.Barrier(2)
+    # Each checks its leadership after reading the due slots and before claiming: the barrier there makes both
+    # read the slot as due before either claims it, so the race happens on every run, not only under load.
+    both_read, waited = threading.Barrier(2), set()
+
+    def believes_it_leads() -> bool:
+        if threading.get_ident() not in waited:  # each worker's first check only
+            waited.add(threading.get_ident())
+            both_read.wait(10)
+        return True
+
+    workers = [DigestScheduler(SqliteStorage(db), settings(db, port), holds=believes_it_leads, now=lambda: NOW)
+               for _ in range(2)]  # fmt: skip
     sent: list[int] = []
 
     def run(worker: DigestScheduler) -> None:
-        start.wait()
         sent.append(worker.run_once())
 
     threads = [threading.Thread(target=run, args=(w,)) for w in workers]
