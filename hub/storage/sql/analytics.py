@@ -31,7 +31,14 @@ from hub.storage.base_analytics import (
     TimezoneSource,
 )
 from hub.storage.sql.db import SqlHost
-from hub.storage.sql.rollup_reads import RollupRead, day_filters, month_filters, rollup_sql
+from hub.storage.sql.rollup_reads import (
+    ANSWER_PAIRS_SQL,
+    RollupRead,
+    day_filters,
+    month_filters,
+    pivot_sql,
+    rollup_sql,
+)
 
 # group_by -> (rollup table, key names in the rows, SQL key expressions; the weekday comes from DayFilter)
 _SCORE_GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
@@ -128,25 +135,38 @@ class SqlAnalytics(SqlHost):
     # --- rollups: scores and reasons, one set-based statement across the fleet -----
 
     def score_counts(self, query: ScoreQuery) -> list[CountsRow]:
-        """Counts per group x question x scale, merged over the selected locations."""
+        """Counts per group x question x scale, merged over the selected locations.
+
+        One statement per answered (question, scale) pair pivots the answer values into columns
+        (:func:`pivot_sql`): a row per group and pair, read from the rollups in key order.
+        """
+        pairs = [(str(q), int(s)) for q, s in self._reader().execute(ANSWER_PAIRS_SQL)]
+        if query.question_id is not None:
+            pairs = [pair for pair in pairs if pair[0] == query.question_id]
+        if not pairs:
+            return []
         table, names, exprs = _SCORE_GROUPS[query.group_by]
         if query.group_by in _MONTHLY:
             filters = month_filters(query.start, query.end)
         else:
             filters = day_filters(query.start, query.end, query.group_by == "weekday_hour")
         where, params = _selection_sql(Selection(query.region, query.location_id))
-        extra = {} if query.question_id is None else {"question_id": query.question_id}
-        read = RollupRead(table, exprs, ("question_id", "scale", "value"), where, params, extra)
-        sql, sql_params = rollup_sql(read, filters)
+        read = RollupRead(table, exprs, (), where, params, {})
+        sql, sql_params = pivot_sql(read, filters, pairs)
+        key_count, by_region = len(names), "region" in names
         rows: dict[tuple[object, ...], CountsRow] = {}
-        for *found, question, scale, value, n in self._reader().execute(sql, sql_params):
-            keys = _keys(names, found, query.region_level)
+        for found in self._reader().execute(sql, sql_params):
+            question, scale = pairs[found[key_count]]
+            counts = [int(n or 0) for n in found[key_count + 1 : key_count + 1 + scale]]
+            if not any(counts):
+                continue
+            keys = _keys(names, list(found[:key_count]), query.region_level) if by_region else tuple(found[:key_count])
             key = (*keys, question, scale)
             row = rows.get(key)
             if row is None:
-                row = CountsRow(dict(zip(names, keys, strict=True)), question, scale, [0] * scale)
-                rows[key] = row
-            row.counts[value] += int(n)
+                rows[key] = CountsRow(dict(zip(names, keys, strict=True)), question, scale, counts)
+            else:
+                row.counts[:] = [a + b for a, b in zip(row.counts, counts, strict=True)]
         return [rows[k] for k in sorted(rows, key=_sort_key)]
 
     # --- locations ----------------------------------------------------------
