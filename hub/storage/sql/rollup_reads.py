@@ -173,7 +173,9 @@ def rollup_sql(read: RollupRead, filters: Sequence[DayFilter]) -> tuple[str, lis
 
 
 # The (question, scale) pairs ever answered, from the partial index rollup_month_pairs (schema step 10):
-# one seek per question (skipping through the index) and one per scale it might have, never a scan.
+# one seek per question (skipping through the index) and one per scale it might have, never a scan. Each
+# seek is a min() over an index range, which both planners read as one index probe; PostgreSQL turns an
+# EXISTS into a semi-join over the whole index, and a LIMIT 1 into a sequential scan when one question has it all.
 _SCALE_ROWS = " UNION ALL ".join(f"SELECT {int(scale)} AS scale" for scale in SCALES)
 ANSWER_PAIRS_SQL = f"""WITH RECURSIVE q(id) AS (
   SELECT min(m.question_id) FROM rollup_month AS m WHERE m.value >= 0
@@ -181,9 +183,11 @@ ANSWER_PAIRS_SQL = f"""WITH RECURSIVE q(id) AS (
   SELECT (SELECT min(m.question_id) FROM rollup_month AS m WHERE m.question_id > q.id AND m.value >= 0)
   FROM q WHERE q.id IS NOT NULL
 )
-SELECT q.id, s.scale FROM q JOIN ({_SCALE_ROWS}) AS s
-  ON EXISTS (SELECT 1 FROM rollup_month AS m WHERE m.question_id = q.id AND m.scale = s.scale AND m.value >= 0)
-WHERE q.id IS NOT NULL ORDER BY q.id, s.scale"""
+SELECT q.id, s.scale FROM q CROSS JOIN ({_SCALE_ROWS}) AS s
+WHERE q.id IS NOT NULL AND s.scale = (
+  SELECT min(m.scale) FROM rollup_month AS m WHERE m.question_id = q.id AND m.scale >= s.scale AND m.value >= 0
+)
+ORDER BY q.id, s.scale"""
 
 
 def pivot_sql(
