@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from edge_agent.protocol import format_ts
 from edge_agent.scores import Polarity
@@ -131,43 +132,69 @@ def _event_where(query: EventQuery) -> tuple[str, list[object]]:
     return " AND ".join(clauses), params
 
 
+def _merge_counts(
+    names: tuple[str, ...],
+    region_level: int | None,
+    counted: Iterable[tuple[Sequence[object], tuple[object, object], Mapping[Any, object]]],
+) -> list[CountsRow]:
+    """CountsRows from (keys, (question, scale), {value: count}), merged per key, question and scale, sorted.
+
+    Rows of sub-regions cut to ``region_level`` merge here; counts of zero (NULL: a part that found
+    nothing) add nothing, and a group that counts nothing is left out.
+    """
+    by_region = "region" in names
+    rows: dict[tuple[object, ...], CountsRow] = {}
+    for found, (question, scale), counts in counted:
+        keys = _keys(names, list(found), region_level) if by_region else tuple(found)
+        key = (*keys, question, scale)
+        row = rows.get(key)
+        if row is None:
+            row = CountsRow(
+                dict(zip(names, keys, strict=True)), str(question), int(cast(int, scale)), [0] * int(cast(int, scale))
+            )
+            rows[key] = row
+        for value, n in counts.items():
+            if n and int(cast(int, value)) < row.scale:
+                row.counts[int(cast(int, value))] += int(cast(int, n))
+    return [rows[k] for k in sorted(rows, key=_sort_key) if any(rows[k].counts)]
+
+
 class SqlAnalytics(SqlHost):
     # --- rollups: scores and reasons, one set-based statement across the fleet -----
 
     def score_counts(self, query: ScoreQuery) -> list[CountsRow]:
         """Counts per group x question x scale, merged over the selected locations.
 
-        One statement per answered (question, scale) pair pivots the answer values into columns
-        (:func:`pivot_sql`): a row per group and pair, read from the rollups in key order.
+        Groupings over whole months (location, region, all) pivot the answer values into columns, one
+        part per answered (question, scale) pair (:func:`pivot_sql`): a fleet's year is then read in key
+        order without sorting every answer row. Day and hour groupings read few rows per part and keep
+        the plain grouped read, which PostgreSQL plans better for their lists of days.
         """
+        table, names, exprs = _SCORE_GROUPS[query.group_by]
+        where, params = _selection_sql(Selection(query.region, query.location_id))
+        if query.group_by not in _MONTHLY:
+            filters = day_filters(query.start, query.end, query.group_by == "weekday_hour")
+            extra = {} if query.question_id is None else {"question_id": query.question_id}
+            read = RollupRead(table, exprs, ("question_id", "scale", "value"), where, params, extra)
+            sql, sql_params = rollup_sql(read, filters)
+            counted = (
+                (found[:-4], (found[-4], found[-3]), {found[-2]: found[-1]})
+                for found in self._reader().execute(sql, sql_params)
+            )
+            return _merge_counts(names, query.region_level, counted)
         pairs = [(str(q), int(s)) for q, s in self._reader().execute(ANSWER_PAIRS_SQL)]
         if query.question_id is not None:
             pairs = [pair for pair in pairs if pair[0] == query.question_id]
         if not pairs:
             return []
-        table, names, exprs = _SCORE_GROUPS[query.group_by]
-        if query.group_by in _MONTHLY:
-            filters = month_filters(query.start, query.end)
-        else:
-            filters = day_filters(query.start, query.end, query.group_by == "weekday_hour")
-        where, params = _selection_sql(Selection(query.region, query.location_id))
         read = RollupRead(table, exprs, (), where, params, {})
-        sql, sql_params = pivot_sql(read, filters, pairs)
-        key_count, by_region = len(names), "region" in names
-        rows: dict[tuple[object, ...], CountsRow] = {}
-        for found in self._reader().execute(sql, sql_params):
-            question, scale = pairs[found[key_count]]
-            counts = [int(n or 0) for n in found[key_count + 1 : key_count + 1 + scale]]
-            if not any(counts):
-                continue
-            keys = _keys(names, list(found[:key_count]), query.region_level) if by_region else tuple(found[:key_count])
-            key = (*keys, question, scale)
-            row = rows.get(key)
-            if row is None:
-                rows[key] = CountsRow(dict(zip(names, keys, strict=True)), question, scale, counts)
-            else:
-                row.counts[:] = [a + b for a, b in zip(row.counts, counts, strict=True)]
-        return [rows[k] for k in sorted(rows, key=_sort_key)]
+        sql, sql_params = pivot_sql(read, month_filters(query.start, query.end), pairs)
+        key_count = len(names)
+        pivoted = (
+            (found[:key_count], pairs[found[key_count]], dict(enumerate(found[key_count + 1 :])))
+            for found in self._reader().execute(sql, sql_params)
+        )
+        return _merge_counts(names, query.region_level, pivoted)
 
     # --- locations ----------------------------------------------------------
 
