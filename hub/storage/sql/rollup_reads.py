@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from edge_agent.protocol import SCALES
+
 
 @dataclass(frozen=True)
 class DayFilter:
@@ -134,6 +136,17 @@ class RollupRead:
     extra: Mapping[str, object]
 
 
+def _part_sql(read: RollupRead, days: DayFilter, grouped: Sequence[str], selected: str) -> str:
+    """One part: the selected locations joined to the rollup on its key prefix ``(location_id, day)``."""
+    terms = "".join(f" AND r.{column} = ?" for column in read.extra)
+    group = f" GROUP BY {', '.join(grouped)}" if grouped else ""
+    return (
+        f"SELECT {selected} FROM locations AS l "
+        f"JOIN {days.table or read.table} AS r ON r.location_id = l.location_id "
+        f"WHERE {read.selection_sql} AND {days.sql}{terms}{group}"
+    )
+
+
 def rollup_sql(read: RollupRead, filters: Sequence[DayFilter]) -> tuple[str, list[object]]:
     """The one statement: rows of (keys from the filter, keys, columns, count), counts above zero.
 
@@ -141,7 +154,6 @@ def rollup_sql(read: RollupRead, filters: Sequence[DayFilter]) -> tuple[str, lis
     every location's days are one index range, and groups its own rows: the outer sort sees a few
     rows per location and answer, not every day's.
     """
-    terms = "".join(f" AND r.{column} = ?" for column in read.extra)
     width = len(filters[0].keys) + len(read.key_exprs) + len(read.columns)
     names = [f"c{i}" for i in range(width)]
     parts: list[str] = []
@@ -151,14 +163,65 @@ def rollup_sql(read: RollupRead, filters: Sequence[DayFilter]) -> tuple[str, lis
         grouped = [*read.key_exprs, *(f"r.{c}" for c in read.columns)]
         selected = ", ".join(f"{expr} AS {name}" for expr, name in zip([*fixed, *grouped], names, strict=True))
         total = "SUM(r.count)" if days.sign == 1 else "-SUM(r.count)"
-        parts.append(
-            f"SELECT {selected}, {total} AS n FROM locations AS l "
-            f"JOIN {days.table or read.table} AS r ON r.location_id = l.location_id "
-            f"WHERE {read.selection_sql} AND {days.sql}{terms} GROUP BY {', '.join(grouped)}"
-        )
+        parts.append(_part_sql(read, days, grouped, f"{selected}, {total} AS n"))
         params += [*read.selection_params, *days.params, *read.extra.values()]
     if len(parts) == 1 and filters[0].sign == 1:
         return parts[0], params
     columns = ", ".join(names)
     union = " UNION ALL ".join(parts)
     return f"SELECT {columns}, SUM(n) FROM ({union}) AS parts GROUP BY {columns} HAVING SUM(n) > 0", params
+
+
+# The (question, scale) pairs ever answered, from the partial index rollup_month_pairs (schema step 10):
+# one seek per question (skipping through the index) and one per scale it might have, never a scan. Each
+# seek is a min() over an index range, which both planners read as one index probe; PostgreSQL turns an
+# EXISTS into a semi-join over the whole index, and a LIMIT 1 into a sequential scan when one question has it all.
+_SCALE_ROWS = " UNION ALL ".join(f"SELECT {int(scale)} AS scale" for scale in SCALES)
+ANSWER_PAIRS_SQL = f"""WITH RECURSIVE q(id) AS (
+  SELECT min(m.question_id) FROM rollup_month AS m WHERE m.value >= 0
+  UNION ALL
+  SELECT (SELECT min(m.question_id) FROM rollup_month AS m WHERE m.question_id > q.id AND m.value >= 0)
+  FROM q WHERE q.id IS NOT NULL
+)
+SELECT q.id, s.scale FROM q CROSS JOIN ({_SCALE_ROWS}) AS s
+WHERE q.id IS NOT NULL AND s.scale = (
+  SELECT min(m.scale) FROM rollup_month AS m WHERE m.question_id = q.id AND m.scale >= s.scale AND m.value >= 0
+)
+ORDER BY q.id, s.scale"""
+
+
+def pivot_sql(
+    read: RollupRead, filters: Sequence[DayFilter], pairs: Sequence[tuple[str, int]]
+) -> tuple[str, list[object]]:
+    """Answer counts pivoted into columns: rows of (keys from the filter, keys, pair number, v0 .. v{w-1}).
+
+    One part per (question, scale) pair in ``pairs`` and day filter, each filtered to its pair and grouped
+    by the keys alone: a rollup's rows for one location come in key order, so each part aggregates as it
+    reads, with no sort of every (question, scale, value) row; the outer query sums the few rows the parts
+    give. ``v{k}`` counts answer value k (0 past the pair's scale). Rows may count zero, and without keys
+    (the whole selection) a part that finds nothing sums NULL: read NULL as 0 and drop rows of zeros.
+    """
+    width = max(scale for _, scale in pairs)
+    key_width = len(filters[0].keys) + len(read.key_exprs)
+    keys = [f"c{i}" for i in range(key_width)]
+    parts: list[str] = []
+    params: list[object] = []
+    for number, (question, scale) in enumerate(pairs):
+        pair = RollupRead(
+            read.table, read.key_exprs, (), read.selection_sql, read.selection_params,
+            {**read.extra, "question_id": question, "scale": scale},
+        )  # fmt: skip
+        for days in filters:
+            fixed = [str(int(k)) for k in days.keys]  # weekday numbers: integers, inlined
+            named = [f"{expr} AS {name}" for expr, name in zip([*fixed, *read.key_exprs], keys, strict=True)]
+            sign = "" if days.sign == 1 else "-"
+            values = [
+                f"{sign}SUM(CASE WHEN r.value = {k} THEN r.count ELSE 0 END) AS v{k}" if k < scale else f"0 AS v{k}"
+                for k in range(width)
+            ]
+            selected = ", ".join([*named, f"{number} AS p", *values])
+            parts.append(_part_sql(pair, days, read.key_exprs, selected))
+            params += [*pair.selection_params, *days.params, *pair.extra.values()]
+    grouped = ", ".join([*keys, "p"])
+    sums = ", ".join(f"SUM(v{k})" for k in range(width))
+    return f"SELECT {grouped}, {sums} FROM ({' UNION ALL '.join(parts)}) AS parts GROUP BY {grouped}", params

@@ -314,6 +314,15 @@ _v9 = (
         )""",
 )
 
+_v10 = (
+    # Which (question, scale) pairs were ever answered: a score read pivots each pair's answer values into
+    # columns, and finds the pairs by skipping through this index (a few seeks, not a scan of the rollup).
+    # Partial on a condition every row meets, so that only a query that states it (the pairs lookup) can
+    # use it: the per-location reads keep their primary-key ranges. Count is not in it, so PostgreSQL's
+    # upserts of counts stay HOT updates.
+    "CREATE INDEX rollup_month_pairs ON rollup_month (question_id, scale) WHERE value >= 0",
+)
+
 STEPS = [
     Step(1, "locations, devices, events, rollups, dead letters, tokens", _v1),
     Step(2, "regions, opening hours, reasons, surveys, alerts, sessions", _v2),
@@ -324,4 +333,5 @@ STEPS = [
     Step(7, "monthly rollup of answers, filled from the daily one", _v7),
     Step(8, "actions stores took (soft-deleted), and the actions pushed to each device", _v8),
     Step(9, "alert inbox (acknowledged, assigned, notes) and digest subscriptions", _v9),
+    Step(10, "index of the answered (question, scale) pairs, for pivoted score reads", _v10),
 ]
