@@ -125,9 +125,10 @@ class IngestService:
                 client.subscribe(sub, qos=1)
         self.connected.set()
         log.info(
-            "connected to %s (%s session), subscribed to %s",
+            "connected to %s (%s session), %s %s",
             self.settings.broker_url,
             "clean" if self.clean_session else "persistent",
+            "NOT subscribing while storage fails:" if self._paused.is_set() else "subscribed to",
             ", ".join(self._subscriptions()),
         )
 
