@@ -5,8 +5,9 @@ The ingest worker hands these messages over before it classifies the rest
 topic's, the registry's verdict), its notes stored once by their device-made
 ids, only on alerts of the device's own location, and then answered with an
 :class:`~edge_agent.protocol.Ack` naming accepted, duplicate and rejected note
-ids, and PUBACKed. A batch that cannot be stored is neither acked nor PUBACKed:
-the device sends it again.
+ids, and PUBACKed. A batch that cannot be stored is PUBACKed without an ack:
+the device sends it again (a message never PUBACKed would hold one place of
+the broker's receive window to the hub for the rest of the connection).
 """
 
 from __future__ import annotations
@@ -56,12 +57,10 @@ class AlertNoteIngest:
                 rest.append(message)
                 continue
             try:
-                done = self._handle(message)
+                self._handle(message)
             except Exception:
                 log.exception("could not store alert notes from %s; the device sends them again", message.topic)
-                continue
-            if done:
-                self.client.ack(message.mid, message.qos)
+            self.client.ack(message.mid, message.qos)
         return rest
 
     def _dead(self, message: mqtt.MQTTMessage, reason: str) -> bool:

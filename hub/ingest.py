@@ -35,6 +35,9 @@ from hub.storage.base_actions import IncomingActions
 
 log = logging.getLogger("touchpoint.hub.ingest")
 POISON_ATTEMPTS = 3  # failed commits of one group before it is split to isolate a message that cannot be stored
+# Short, so the broker notices a worker cut off from it within 15 s (1.5 x keepalive) and stops handing it a share
+# of the group's messages; with 30 s it kept doing so for 45 s, and each device waited out its resend backoff.
+BROKER_KEEPALIVE_S = 10
 
 
 def receive_window(group: int) -> int:
@@ -85,6 +88,7 @@ class IngestService:
         self.connected = threading.Event()
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=20_000)
         self._stop = threading.Event()
+        self._paused = threading.Event()  # out of the share group while storage fails (see _storage_failed)
         self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
         # A worker of a shared group uses a clean session: Mosquitto keeps rotating messages to a member whose
         # session outlives it, where they wait for a worker that may never return. With a clean session a
@@ -116,13 +120,15 @@ class IngestService:
             log.error("broker %s refused the hub: %s", self.settings.broker_url, reason)
             return
         send_without_delay(client)  # acks leave at once, not 40 ms later behind a PUBACK
-        for sub in self._subscriptions():
-            client.subscribe(sub, qos=1)
+        if not self._paused.is_set():
+            for sub in self._subscriptions():
+                client.subscribe(sub, qos=1)
         self.connected.set()
         log.info(
-            "connected to %s (%s session), subscribed to %s",
+            "connected to %s (%s session), %s %s",
             self.settings.broker_url,
             "clean" if self.clean_session else "persistent",
+            "NOT subscribing while storage fails:" if self._paused.is_set() else "subscribed to",
             ", ".join(self._subscriptions()),
         )
 
@@ -141,7 +147,7 @@ class IngestService:
         self.client.connect_async(
             self.settings.broker_host,
             self.settings.broker_port,
-            keepalive=30,
+            keepalive=BROKER_KEEPALIVE_S,
             **session,
         )
         self.client.loop_start()
@@ -165,12 +171,38 @@ class IngestService:
                     group.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self._process(group)
+            try:
+                self._process(group)
+            except Exception:
+                # The worker must outlive any one group: a dead worker leaves paho taking the broker's messages
+                # into a queue nobody reads, and the broker, still counting it in the share group, keeps
+                # sending it a share of every device's batches. PUBACKed so its receive window stays open;
+                # nothing is lost: each device resends what the hub has not acked.
+                log.exception("ingest failed on a group of %d messages; their devices send them again", len(group))
+                for message in group:
+                    with contextlib.suppress(Exception):
+                        self.client.ack(message.mid, message.qos)
 
     def _process(self, group: list[mqtt.MQTTMessage]) -> None:
         group = self.alert_notes.take(group)  # own commit, ack and PUBACK (hub/alert_note_ingest.py)
         if not group:
             return
+        while True:
+            try:
+                parts = self._sort(group)
+                break
+            except Exception:  # the registry lives in storage: a read that fails is retried like a commit
+                log.exception("could not read the device registry for %d messages; retrying in 1 s", len(group))
+                self._storage_failed()
+                if self._stop.wait(1.0):
+                    return
+        self._store_and_ack(group, *parts)
+
+    def _sort(
+        self, group: list[mqtt.MQTTMessage]
+    ) -> tuple[list[IncomingBatch], list[StatusUpdate], list[IncomingActions], list[DeadLetter], list[float]]:
+        """Each message classified and screened against the device registry: batches, statuses, actions,
+        dead letters, and each batch's receive time."""
         batches: list[IncomingBatch] = []
         statuses: list[StatusUpdate] = []
         action_batches: list[IncomingActions] = []
@@ -196,6 +228,18 @@ class IngestService:
                 action_batches.append(item)
         for letter in letters:
             log.warning("dead letter from %s: %s", letter.topic, letter.reason)
+        return batches, statuses, action_batches, letters, received
+
+    def _store_and_ack(
+        self,
+        group: list[mqtt.MQTTMessage],
+        batches: list[IncomingBatch],
+        statuses: list[StatusUpdate],
+        action_batches: list[IncomingActions],
+        letters: list[DeadLetter],
+        received: list[float],
+    ) -> None:
+        """Commit, retrying until it succeeds (or the group is split to isolate a poison message); then ack."""
         attempts = 0
         while True:
             try:
@@ -206,6 +250,7 @@ class IngestService:
                 self.stats.commit_failures += 1
                 attempts += 1
                 log.exception("ingest commit failed for %d messages; retrying in 1 s", len(group))
+                self._storage_failed()
                 if attempts >= POISON_ATTEMPTS and (batches or statuses or action_batches):
                     # The same failure again and again: one poison message must not stall the fleet.
                     if len(group) > 1:
@@ -218,6 +263,7 @@ class IngestService:
                     letters = [DeadLetter(group[0].topic, reason, bytes(group[0].payload))]
                 if self._stop.wait(1.0):
                     return
+        self._storage_back()
         for batch, ack in zip(batches, result.acks, strict=True):
             ack_topic = topic(batch.location_id, batch.device_id, "ack")
             self.client.publish(ack_topic, encode(ack), qos=1)
@@ -247,6 +293,28 @@ class IngestService:
         changed = {b.location_id for b, a in zip(action_batches, action_acks, strict=True) if a.accepted}
         for action_hook in self.action_hooks if changed else []:
             action_hook(changed)  # the location's other kiosks get the new action with their config
+
+    def _storage_failed(self) -> None:
+        """In a share group, stop taking messages while storage fails, so the broker gives them all to the
+        workers that can store them; the group in hand is retried meanwhile (see ``_storage_back``).
+
+        Without this, the broker keeps handing this worker its share of every device's batches, which it
+        cannot ack: each waits in its device for the ack timeout and backoff, then goes round again.
+        """
+        if self.settings.share_group is None or self._paused.is_set():
+            return  # a lone hub keeps its subscriptions: there is nobody else to take its messages
+        self._paused.set()
+        self.client.unsubscribe(self._subscriptions())
+        log.warning("storage is failing: this worker leaves share group %r until it stores again",
+                    self.settings.share_group)  # fmt: skip
+
+    def _storage_back(self) -> None:
+        if not self._paused.is_set():
+            return
+        self._paused.clear()
+        for sub in self._subscriptions():  # while disconnected, _on_connect subscribes instead
+            self.client.subscribe(sub, qos=1)
+        log.info("storage is back: this worker takes messages of share group %r again", self.settings.share_group)
 
     def _commit(
         self,

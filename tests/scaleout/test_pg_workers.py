@@ -121,11 +121,6 @@ def test_a_worker_killed_mid_ingest_loses_nothing_the_devices_resend_what_it_hel
     assert_exactly_once_everywhere(setup, devices)
 
 
-@pytest.mark.xfail(
-    reason="open (pg-workers): after restore(w1) one device sometimes drains at one batch a second for over 60 s "
-    "(w1 seems to stop acking; suspected: its ingest thread stuck on a pool connection or lock from before the cut)",
-    strict=False,
-)
 def test_the_leader_cut_off_loses_its_lock_and_nothing_is_lost(setup: Scaleout) -> None:
     w1, w2 = setup.start_workers()
     assert w1.role() == "leader"

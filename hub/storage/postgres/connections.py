@@ -8,6 +8,7 @@ a write is an explicit ``BEGIN`` ... ``COMMIT`` (``conn.transaction()``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ WRITER_LOCK = (0x54505542, 1)  # "TPUB": serial writes, one at a time across wor
 MIGRATION_LOCK = (0x54505542, 2)
 
 _TRANSLATED: dict[str, str] = {}
+log = logging.getLogger("touchpoint.hub.storage")
 
 # Both ends of every connection notice a dead peer within seconds, whether idle (keepalives) or with unacked data
 # to send (tcp_user_timeout): libpq's settings for ours, and the server's asked per session in ``options``.
@@ -86,10 +88,18 @@ class PoolReader:
         self.pool = pool
 
     def execute(self, sql: str, parameters: Any = None, /) -> Result:
-        with self.pool.connection() as raw:
-            cur = raw.execute(pg_sql(sql), parameters if parameters else None)
-            rows = cur.fetchall() if cur.description is not None else []
-            return Result(rows, cur.description, cur.rowcount)
+        """Run once more on a fresh connection if the pooled one had died idle (a read is safe to repeat)."""
+        for attempt in (1, 2):
+            with self.pool.connection() as raw:
+                try:
+                    cur = raw.execute(pg_sql(sql), parameters if parameters else None)
+                    rows = cur.fetchall() if cur.description is not None else []
+                    return Result(rows, cur.description, cur.rowcount)
+                except psycopg.OperationalError:
+                    if attempt == 2 or not raw.broken:
+                        raise
+            drop_dead_connections(self.pool)
+        raise AssertionError("unreachable")
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> None:
         raise TypeError("reads only: write inside _write()")
@@ -107,7 +117,30 @@ def open_pool(url: str, max_size: int = 10) -> ConnectionPool[psycopg.Connection
 @contextmanager
 def write_transaction(pool: ConnectionPool[psycopg.Connection[Any]], serial: bool) -> Iterator[PgConn]:
     """One transaction on a pooled connection; ``serial`` takes the writers' advisory lock first."""
-    with pool.connection() as raw, raw.transaction():
-        if serial:
-            raw.execute("SELECT pg_advisory_xact_lock(%s, %s)", WRITER_LOCK)
-        yield PgConn(raw)
+    raw: psycopg.Connection[Any] | None = None
+    dead = False
+    try:
+        with pool.connection() as raw, raw.transaction():
+            if serial:
+                raw.execute("SELECT pg_advisory_xact_lock(%s, %s)", WRITER_LOCK)
+            yield PgConn(raw)
+    except psycopg.OperationalError:
+        dead = raw is not None and raw.broken
+        raise
+    finally:
+        if dead:  # the dead one is back in (and out of) the pool: the caller's retry gets a live connection
+            drop_dead_connections(pool)
+
+
+def drop_dead_connections(pool: ConnectionPool[psycopg.Connection[Any]]) -> None:
+    """Test the pool's idle connections now, replacing the dead ones.
+
+    A connection idle while the server ended its session (a cut link, a server restart) fails only when next
+    used; when one did, its idle siblings most likely died with it. Without this, each of them would fail one
+    more statement in turn (the hub's ingest worker once died on such a read).
+    """
+    log.warning("a pooled PostgreSQL connection had died; testing the pool's idle connections")
+    try:
+        pool.check()
+    except Exception:  # the server is away again: each connection is then found dead when used
+        log.exception("could not test the pool's idle connections")
