@@ -169,6 +169,21 @@ def test_an_id_refused_for_its_seq_is_stored_when_it_comes_again_with_a_free_seq
     assert storage.counts()["events"] == 4
 
 
+def test_stored_events_and_copies_across_batches_of_one_call(storage: Storage) -> None:
+    ingest(storage, batch([ev(1, value=0)]))
+    result = ingest(
+        storage,
+        batch([ev(1, value=0), ev(3, value=1)], "b-x"),  # a stored event beside a new one
+        batch([ev(3, value=1), ev(4, value=2)], "b-y"),  # a copy of the new one
+        batch([ev(1, value=0), ev(5, value=3)], "b-z"),
+    )
+    assert [a.accepted for a in result.acks] == [[event_id(3)], [event_id(4)], [event_id(5)]]
+    assert [a.duplicates for a in result.acks] == [[event_id(1)], [event_id(3)], [event_id(1)]]
+    assert (result.inserted, result.duplicates, result.rejected) == (3, 3, 0)
+    assert day_counts(storage) == {("loc-1", "q1", 4): [1, 1, 1, 1]}
+    assert storage.devices()[0]["events_received"] == 4
+
+
 def test_rejections_from_classify_are_passed_through(storage: Storage) -> None:
     refused = Rejection(id="#1", error="value: nope")
     incoming = IncomingBatch("dev-1", "loc-1", "b-1", [ev(1)], [refused])

@@ -1,16 +1,17 @@
-"""Events into PostgreSQL a round of batches at a time: one COPY into a temporary table, one INSERT from it.
+"""Events into PostgreSQL a round of batches at a time, each round in one ``COPY``.
 
 psycopg renders a list parameter in Python, element by element, so the former
 statement per batch with its columns as ``unnest`` arrays cost the hub more CPU
 than all the rest of ingest, and a round trip each. ``COPY`` rows are rendered
-in C, and the server then moves them into ``events`` with one statement.
+in C and streamed while the server stores them.
 
-That statement is a plain ``INSERT`` in a savepoint: ``ON CONFLICT`` costs the
-server a probe of each unique index per row before it inserts, about a third of
-its work per event, and is needed only when a row is stored already (a resend
-whose ack was lost, another worker's copy). Then, and only then, the savepoint
-is rolled back and the rows go in again with ``ON CONFLICT DO NOTHING RETURNING
-id``, which says which of them were new.
+The usual round is all new rows: they are copied straight into ``events``, in a
+savepoint. ``ON CONFLICT`` would cost the server a probe of each unique index per
+row before it inserts, about a third of its work per event, and is needed only
+when a row is stored already (a resend whose ack was lost, another worker's
+copy). Then, and only then, the savepoint is rolled back, the rows are copied
+into a session's temporary table, and ``INSERT ... SELECT ... ON CONFLICT DO
+NOTHING RETURNING id`` says which of them were new.
 """
 
 from __future__ import annotations
@@ -25,22 +26,19 @@ from psycopg import errors
 from hub.storage.sql.rows import BATCH_COLUMNS, EVENT_COLUMNS, BatchRows
 
 _NAMES = (*BATCH_COLUMNS, *EVENT_COLUMNS)
-# Types in the temporary table; the rest are text. clock_ok and misuse come as Python bools and are
-# stored as 0/1 integers, as on SQLite.
-_TYPES = {"seq": "bigint", "local_hour": "integer", "clock_ok": "boolean", "scale": "integer", "value": "integer",
-          "misuse": "boolean", "survey_version": "integer", "mono_ms": "bigint"}  # fmt: skip
-_AS_INT = ("clock_ok", "misuse")
+# Types in the temporary table, as in events; the rest are text.
+_TYPES = {"seq": "bigint", "local_hour": "integer", "clock_ok": "integer", "scale": "integer", "value": "integer",
+          "misuse": "integer", "survey_version": "integer", "mono_ms": "bigint"}  # fmt: skip
+_AS_INT = tuple(EVENT_COLUMNS.index(name) for name in ("clock_ok", "misuse"))  # Python bools, stored as 0/1
 TABLE = "incoming_events"
 _DEFINITIONS = ", ".join(f"{name} {_TYPES.get(name, 'text')}" for name in _NAMES)
 CREATE = f"CREATE TEMPORARY TABLE IF NOT EXISTS {TABLE} ({_DEFINITIONS}) ON COMMIT DELETE ROWS"
-COPY = f"COPY {TABLE} ({', '.join(_NAMES)}) FROM STDIN"
-_MOVE = (
-    f"INSERT INTO events ({', '.join(_NAMES)}) "
-    f"SELECT {', '.join(f'{n}::integer' if n in _AS_INT else n for n in _NAMES)} FROM {TABLE}"
+_COPY_EVENTS = f"COPY events ({', '.join(_NAMES)}) FROM STDIN"
+_COPY_STAGED = f"COPY {TABLE} ({', '.join(_NAMES)}) FROM STDIN"
+_INSERT_NEW = (
+    f"INSERT INTO events ({', '.join(_NAMES)}) SELECT {', '.join(_NAMES)} FROM {TABLE} "
+    "ON CONFLICT DO NOTHING RETURNING id"
 )
-# One round trip (the simple query protocol runs the three; an error stops at the INSERT).
-INSERT_ALL = f"SAVEPOINT incoming; {_MOVE}; RELEASE SAVEPOINT incoming"
-INSERT_NEW = f"{_MOVE} ON CONFLICT DO NOTHING RETURNING id"
 
 _READY: WeakSet[psycopg.Connection[Any]] = WeakSet()  # connections whose session has the temporary table
 
@@ -55,28 +53,42 @@ def prepare(raw: psycopg.Connection[Any]) -> None:
         _READY.add(raw)
 
 
-def insert_rows(
-    raw: psycopg.Connection[Any], batches: Sequence[BatchRows], all_new: bool, again: bool
-) -> set[str] | None:
-    """Insert the batches' rows, each one that is new (by id, and by (device, seq)).
+def _copy(cur: psycopg.Cursor[Any], sql: str, batches: Sequence[BatchRows]) -> None:
+    with cur.copy(sql) as copy:
+        for rows in batches:
+            head = rows.constants()
+            cols: list[Sequence[Any]] = list(rows.cols)
+            for i in _AS_INT:
+                cols[i] = list(map(int, cols[i]))
+            for values in zip(*cols, strict=True):
+                copy.write_row((*head, *values))
 
-    Returns None when every row was inserted, else the ids of those that were. ``all_new``: none of the
-    rows is known to be stored (try the plain INSERT first). ``again``: an earlier round of this
-    transaction filled the table.
-    """
-    with raw.cursor() as cur:
-        if again:
-            cur.execute(f"TRUNCATE {TABLE}")
-        with cur.copy(COPY) as copy:
-            for rows in batches:
-                head = rows.constants()
-                for values in rows.values():
-                    copy.write_row((*head, *values))
-        if all_new:
-            try:
-                cur.execute(INSERT_ALL)
-                return None
-            except errors.UniqueViolation:  # a stored row (or one another worker just committed)
-                cur.execute("ROLLBACK TO SAVEPOINT incoming")
-        cur.execute(INSERT_NEW)
-        return {r[0] for r in cur.fetchall()}
+
+class EventWriter:
+    """Inserts one transaction's rounds of rows (see the module's docstring)."""
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self.raw = raw
+        self.staged = False  # the temporary table holds an earlier round's rows
+
+    def insert(self, batches: Sequence[BatchRows], all_new: bool) -> set[str] | None:
+        """Insert the rows that are new (by id, and by (device, seq)).
+
+        Returns None when every row was inserted, else the ids of those that were. ``all_new``: none of the
+        rows is known to be stored, so try copying them straight into events first.
+        """
+        with self.raw.cursor() as cur:
+            if all_new:
+                cur.execute("SAVEPOINT incoming")
+                try:
+                    _copy(cur, _COPY_EVENTS, batches)
+                    cur.execute("RELEASE SAVEPOINT incoming")
+                    return None
+                except errors.UniqueViolation:  # a stored row (or one another worker just committed)
+                    cur.execute("ROLLBACK TO SAVEPOINT incoming")
+            if self.staged:
+                cur.execute(f"TRUNCATE {TABLE}")
+            self.staged = True
+            _copy(cur, _COPY_STAGED, batches)
+            cur.execute(_INSERT_NEW)
+            return {r[0] for r in cur.fetchall()}

@@ -27,7 +27,7 @@ import psycopg
 from edge_agent.protocol import Rejection
 from hub.storage.base import DeadLetter, IncomingBatch, IngestResult, StatusUpdate
 from hub.storage.postgres.connections import PgConn
-from hub.storage.postgres.incoming import insert_rows
+from hub.storage.postgres.incoming import EventWriter
 from hub.storage.sql.db import Conn
 from hub.storage.sql.ingest import IngestRun, Rollup, existing_ids, plain, sort_out
 from hub.storage.sql.rows import E_ID, ID, BatchRows, batch_rows, columns
@@ -91,12 +91,12 @@ def _plan(conn: PgConn, run: IngestRun, held: Screen, start: int) -> tuple[list[
     return planned, all_new
 
 
-def _round(conn: PgConn, run: IngestRun, held: Screen, start: int) -> int:
+def _round(conn: PgConn, writer: EventWriter, run: IngestRun, held: Screen, start: int) -> int:
     """Insert one round's batches and settle each one's ack; return where the next round starts."""
     planned, all_new = _plan(conn, run, held, start)
     stored: set[str] | None = None  # None: every row went in
     if any(len(p.rows) for p in planned):
-        stored = insert_rows(conn.raw, [p.rows for p in planned], all_new, again=start > 0)
+        stored = writer.insert([p.rows for p in planned], all_new)
     stored_before: set[str] = set()
     if stored is not None:
         missing = [i for p in planned for i in p.rows.ids if i not in stored]
@@ -130,8 +130,9 @@ def ingest_transaction(
     conn = PgConn(raw)
     run = PgIngestRun(batches, statuses, received_at, list(dead_letters))
     held = run.begin(conn)
+    writer = EventWriter(raw)
     start = 0
     while start < len(batches):
-        start = _round(conn, run, held, start)
+        start = _round(conn, writer, run, held, start)
     with raw.pipeline():
         return run.finish(conn)
