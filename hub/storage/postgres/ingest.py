@@ -38,10 +38,13 @@ _UPSERTS: dict[str, str] = {}
 
 
 def _upsert_sql(rollup: Rollup) -> str:
-    """The rollup's rows as arrays, added in array order (no sort or hash between unnest and INSERT)."""
+    """The rollup's rows as arrays, added in array order (no sort or hash between unnest and INSERT).
+
+    The arrays go in binary (``%b``): psycopg renders a text array in Python, three times slower.
+    """
     sql = _UPSERTS.get(rollup.table)
     if sql is None:
-        arrays = ", ".join(f"%s::{_ARRAY_TYPES.get(name, 'text')}[]" for name in rollup.names)
+        arrays = ", ".join(f"%b::{_ARRAY_TYPES.get(name, 'text')}[]" for name in rollup.names)
         sql = _UPSERTS[rollup.table] = (
             f"INSERT INTO {rollup.table} ({', '.join(rollup.names)}) SELECT * FROM unnest({arrays}) {rollup.add}"
         )
