@@ -3,8 +3,9 @@
 The rest of the transaction is :class:`hub.storage.sql.ingest.IngestRun`. A
 round is as many batches, in order, as carry no event id an earlier batch of the
 same round carried: each of its rows is then decided before any is inserted, and
-the round goes to the server in one ``COPY`` and one ``INSERT``
-(:mod:`hub.storage.postgres.incoming`). The usual group is one round. A copy of
+the round goes to the server in one ``COPY`` (:mod:`hub.storage.postgres.incoming`),
+about ten round trips for the whole group instead of one per batch. The usual
+group is one round. A copy of
 an event in a later round (a device's resend inside one group) waits for the
 earlier one's fate: a duplicate if it was stored, tried again if it was refused.
 
