@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -154,6 +156,32 @@ def test_an_id_refused_for_its_seq_is_not_a_duplicate_later_in_the_call(storage:
     assert [r.id for r in result.acks[0].rejected] == [event_id(9)]
     assert result.acks[1].duplicates == []
     assert [r.id for r in result.acks[1].rejected] == [event_id(9)]
+
+
+def test_an_id_refused_for_its_seq_is_stored_when_it_comes_again_with_a_free_seq_in_the_call(storage: Storage) -> None:
+    ingest(storage, batch([ev(1, seq=5)]))
+    result = ingest(storage, batch([ev(9, seq=5), ev(2)], "b-2"), batch([ev(9, seq=6), ev(3)], "b-3"))
+    assert [r.id for r in result.acks[0].rejected] == [event_id(9)]
+    assert result.acks[0].accepted == [event_id(2)]
+    assert result.acks[1].accepted == [event_id(9), event_id(3)]  # not a duplicate: the first copy was never stored
+    assert result.acks[1].duplicates == []
+    assert raw(storage, "SELECT seq FROM events WHERE id = ?", (event_id(9),)) == [(6,)]
+    assert storage.counts()["events"] == 4
+
+
+def test_stored_events_and_copies_across_batches_of_one_call(storage: Storage) -> None:
+    ingest(storage, batch([ev(1, value=0)]))
+    result = ingest(
+        storage,
+        batch([ev(1, value=0), ev(3, value=1)], "b-x"),  # a stored event beside a new one
+        batch([ev(3, value=1), ev(4, value=2)], "b-y"),  # a copy of the new one
+        batch([ev(1, value=0), ev(5, value=3)], "b-z"),
+    )
+    assert [a.accepted for a in result.acks] == [[event_id(3)], [event_id(4)], [event_id(5)]]
+    assert [a.duplicates for a in result.acks] == [[event_id(1)], [event_id(3)], [event_id(1)]]
+    assert (result.inserted, result.duplicates, result.rejected) == (3, 3, 0)
+    assert day_counts(storage) == {("loc-1", "q1", 4): [1, 1, 1, 1]}
+    assert storage.devices()[0]["events_received"] == 4
 
 
 def test_rejections_from_classify_are_passed_through(storage: Storage) -> None:
@@ -447,10 +475,37 @@ event_specs = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.fixture
+def reused(backend: str, request: pytest.FixtureRequest) -> Iterator[Callable[[], Storage]]:
+    """A function giving an empty storage for each hypothesis example: a new SQLite file, or the test's one
+    PostgreSQL database emptied (a database per example would take longer than the example)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if backend == "sqlite":
+            paths = (Path(tmp) / f"hub-{n}.sqlite" for n in itertools.count())
+            yield lambda: SqliteStorage(next(paths))
+            return
+        url = str(request.getfixturevalue("pg_url"))
+        open_storage(url).close()  # migrated once
+
+        def emptied() -> Storage:
+            storage = open_storage(url)
+            with storage._write() as conn:  # type: ignore[attr-defined]
+                conn.execute(f"TRUNCATE {', '.join(INGESTED_TABLES)}")
+            return storage
+
+        yield emptied
+
+
+INGESTED_TABLES = ("events", "rollup_day", "rollup_hour", "rollup_month", "rollup_reason", "devices", "locations",
+                   "dead_letters", "quarantine")  # fmt: skip
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(specs=event_specs, data=st.data())
 def test_any_interleaving_and_duplication_yields_the_set_counts(
-    specs: list[tuple[int, int, str, bool]], data: st.DataObject
+    reused: Callable[[], Storage], specs: list[tuple[int, int, str, bool]], data: st.DataObject
 ) -> None:
     start = datetime(2026, 11, 21, tzinfo=UTC)
     events = [
@@ -470,29 +525,28 @@ def test_any_interleaving_and_duplication_yields_the_set_counts(
             local = (start + timedelta(hours=hours)).astimezone(HELSINKI)
             expected[(local.date().isoformat(), question, value)] += 1
 
-    with tempfile.TemporaryDirectory() as tmp:
-        storage = SqliteStorage(Path(tmp) / "hub.sqlite")
-        try:
-            accepted: list[str] = []
-            i = 0
-            for size in group_sizes:
-                group = deliveries[i : i + size]
-                i += size
-                if not group:
-                    break
-                result = storage.ingest(group, [], [], RECEIVED)
-                accepted += [a for ack in result.acks for a in ack.accepted]
-                assert all(not ack.rejected for ack in result.acks)
-            assert sorted(accepted) == sorted(e.id for e in events)  # each event accepted exactly once
-            assert storage.counts()["events"] == len(events)
-            got: Counter[tuple[str, str, int]] = Counter()
-            rows = storage.score_counts(ScoreQuery(date(2026, 11, 20), date(2026, 11, 24), group_by="day"))
-            for row in rows:
-                for value, count in enumerate(row.counts):
-                    if count:
-                        got[(str(row.keys["day"]), row.question_id, value)] += count
-            assert got == expected
-            hourly = storage.score_counts(ScoreQuery(date(2026, 11, 20), date(2026, 11, 24), group_by="hour"))
-            assert sum(sum(r.counts) for r in hourly) == sum(expected.values())
-        finally:
-            storage.close()
+    storage = reused()
+    try:
+        accepted: list[str] = []
+        i = 0
+        for size in group_sizes:
+            group = deliveries[i : i + size]
+            i += size
+            if not group:
+                break
+            result = storage.ingest(group, [], [], RECEIVED)
+            accepted += [a for ack in result.acks for a in ack.accepted]
+            assert all(not ack.rejected for ack in result.acks)
+        assert sorted(accepted) == sorted(e.id for e in events)  # each event accepted exactly once
+        assert storage.counts()["events"] == len(events)
+        got: Counter[tuple[str, str, int]] = Counter()
+        rows = storage.score_counts(ScoreQuery(date(2026, 11, 20), date(2026, 11, 24), group_by="day"))
+        for row in rows:
+            for value, count in enumerate(row.counts):
+                if count:
+                    got[(str(row.keys["day"]), row.question_id, value)] += count
+        assert got == expected
+        hourly = storage.score_counts(ScoreQuery(date(2026, 11, 20), date(2026, 11, 24), group_by="hour"))
+        assert sum(sum(r.counts) for r in hourly) == sum(expected.values())
+    finally:
+        storage.close()

@@ -23,6 +23,7 @@ from psycopg import errors
 from hub.storage.base import DeadLetter, IncomingBatch, IngestResult, StatusUpdate
 from hub.storage.base_analytics import EventQuery, ExportRow
 from hub.storage.postgres.connections import PgConn, PoolReader, open_pool, pg_sql, write_transaction
+from hub.storage.postgres.incoming import prepare
 from hub.storage.postgres.ingest import ingest_transaction
 from hub.storage.postgres.schema import migrate
 from hub.storage.sql.actions import SqlActions  # actions stores took
@@ -93,8 +94,10 @@ class PostgresStorage(
         """One transaction; run again from the start, after a short random pause, if PostgreSQL aborts it."""
         for attempt in range(INGEST_ATTEMPTS):
             try:
-                with self._pool.connection() as raw, raw.transaction():
-                    return ingest_transaction(raw, batches, statuses, dead_letters, received_at)
+                with self._pool.connection() as raw:
+                    prepare(raw)  # the session's table the events are copied into
+                    with raw.transaction():
+                        return ingest_transaction(raw, batches, statuses, dead_letters, received_at)
             except RETRIED as exc:
                 if attempt == INGEST_ATTEMPTS - 1:
                     raise

@@ -53,22 +53,41 @@ MonthKey = tuple[str, str, str, int, int]  # (location, question, month 'YYYY-MM
 HourKey = tuple[str, str, str, int, int, int]  # (location, question, day, hour, scale, value)
 ReasonKey = tuple[str, str, str, str, str]  # (location, question, day, polarity, reason)
 
-_ADD = "ON CONFLICT ({keys}) DO UPDATE SET count = {table}.count + excluded.count"
-ROLLUP_DAY = "INSERT INTO rollup_day (location_id, question_id, day, scale, value, count) VALUES (?,?,?,?,?,?) " + (
-    _ADD.format(keys="location_id, day, question_id, scale, value", table="rollup_day")
-)
-ROLLUP_MONTH = (
-    "INSERT INTO rollup_month (location_id, question_id, month, scale, value, count) VALUES (?,?,?,?,?,?) "
-    + _ADD.format(keys="location_id, month, question_id, scale, value", table="rollup_month")
-)
-ROLLUP_HOUR = (
-    "INSERT INTO rollup_hour (location_id, question_id, day, hour, scale, value, count) VALUES (?,?,?,?,?,?,?) "
-    + _ADD.format(keys="location_id, day, hour, question_id, scale, value", table="rollup_hour")
-)
-ROLLUP_REASON = (
-    "INSERT INTO rollup_reason (location_id, question_id, day, polarity, reason, count) VALUES (?,?,?,?,?,?) "
-    + _ADD.format(keys="location_id, day, question_id, polarity, reason", table="rollup_reason")
-)
+
+@dataclass(frozen=True)
+class Rollup:
+    """A rollup table: the columns of its keys (as :class:`IngestRun` counts them), then ``count``."""
+
+    table: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]  # its primary key, the conflict target
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*self.columns, "count")
+
+    @property
+    def add(self) -> str:
+        """The clause that adds a row's count to the stored row of the same key."""
+        keys = ", ".join(self.key)
+        return f"ON CONFLICT ({keys}) DO UPDATE SET count = {self.table}.count + excluded.count"
+
+    @property
+    def sql(self) -> str:
+        """One row's upsert, for executemany."""
+        marks = ",".join("?" * len(self.names))
+        return f"INSERT INTO {self.table} ({', '.join(self.names)}) VALUES ({marks}) {self.add}"
+
+
+DAY = Rollup("rollup_day", ("location_id", "question_id", "day", "scale", "value"),
+             ("location_id", "day", "question_id", "scale", "value"))  # fmt: skip
+HOUR = Rollup("rollup_hour", ("location_id", "question_id", "day", "hour", "scale", "value"),
+              ("location_id", "day", "hour", "question_id", "scale", "value"))  # fmt: skip
+MONTH = Rollup("rollup_month", ("location_id", "question_id", "month", "scale", "value"),
+               ("location_id", "month", "question_id", "scale", "value"))  # fmt: skip
+REASON = Rollup("rollup_reason", ("location_id", "question_id", "day", "polarity", "reason"),
+                ("location_id", "day", "question_id", "polarity", "reason"))  # fmt: skip
+ROLLUP_DAY, ROLLUP_HOUR, ROLLUP_MONTH, ROLLUP_REASON = DAY.sql, HOUR.sql, MONTH.sql, REASON.sql
 DEVICE_BATCH = """INSERT INTO devices (device_id, location_id, first_seen, last_seen, last_batch_id, last_batch_at,
                                    events_received)
                VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -237,10 +256,7 @@ class IngestRun:
     def finish(self, conn: Conn) -> IngestResult:
         """Devices, rollups, dead letters and quarantine, each in sorted key order; the caller commits."""
         self._write_devices(conn)
-        conn.executemany(ROLLUP_DAY, [(*k, n) for k, n in sorted(self.days.items())])
-        conn.executemany(ROLLUP_HOUR, [(*k, n) for k, n in sorted(self.hours.items())])
-        conn.executemany(ROLLUP_MONTH, [(*k, n) for k, n in sorted(self.months.items())])
-        conn.executemany(ROLLUP_REASON, [(*k, n) for k, n in sorted(self.reasons.items())])
+        self._write_rollups(conn)
         now = self.now
         conn.executemany(
             "INSERT INTO dead_letters (received_at, topic, reason, payload) VALUES (?, ?, ?, ?)",
@@ -251,6 +267,15 @@ class IngestRun:
         return IngestResult(
             self.acks, self.inserted, self.duplicates, self.rejected, len(self.letters), quarantined=quarantined
         )
+
+    def rollup_rows(self) -> list[tuple[Rollup, list[Row]]]:
+        """Each rollup table's rows to add, sorted by key: every worker takes the rows' locks in one order."""
+        counted = ((DAY, self.days), (HOUR, self.hours), (MONTH, self.months), (REASON, self.reasons))
+        return [(rollup, [(*k, n) for k, n in sorted(counts.items())]) for rollup, counts in counted]
+
+    def _write_rollups(self, conn: Conn) -> None:
+        for rollup, rows in self.rollup_rows():
+            conn.executemany(rollup.sql, rows)
 
     def _write_devices(self, conn: Conn) -> None:
         """One pass over the devices in id order: its batches' totals, then its statuses in arrival order."""
