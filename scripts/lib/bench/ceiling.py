@@ -1,0 +1,302 @@
+"""Broker ceiling: how many devices one Mosquitto carries here, stepping the fleet up until a limit.
+
+Each step starts a fresh Mosquitto (alone, then with one hub), connects N simulated devices as agents
+connect (bench.fleetsim: MQTT v5 persistent session, SUBSCRIBE to its ack topic, retained status), then
+runs a steady phase at real per-device rates, time not compressed: a status every 60 s and
+``TAPS_PER_DEVICE_S`` taps a second each (the fleet section's 200 taps/s per 10,000 devices, about twice
+the demo's lunch peak), so the broker's messages/s grow with N as a real fleet's do. The devices are
+spread over several simulator processes, each from its own loopback source address (ephemeral ports).
+
+The limit is the first step where a connect fails, the tap -> ack p99 (with the hub) or the broker's
+own round-trip p99 (bare) passes 1 s, or the broker's one core is busy >= 90 % in the steady phase.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import queue
+import resource
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.common import ENV, ROOT, HubProcess, Row, Section, cpu_s, loadavg, pct, ratio, rss_mb, say, start_broker
+
+STEPS = [10_000, 20_000, 40_000, 80_000, 160_000, 240_000]
+QUICK_STEPS = [1_000, 2_000]
+PER_PROCESS = 20_000  # devices per simulator process: fds, and one Python core's worth of handshakes
+TAPS_PER_DEVICE_S = 0.02  # the fleet section's 200 taps/s per 10,000 devices; ~2x the demo's lunch peak
+STATUS_S = 60.0
+STEADY_S = 30.0
+ACK_P99_LIMIT_S = 1.0
+CORE_LIMIT = 0.90
+
+
+@dataclass
+class Step:
+    """One fleet size against one broker set-up, and what hit a limit there (empty: none)."""
+
+    variant: str  # "bare" (Mosquitto alone) or "hub" (Mosquitto + one hub)
+    devices: int
+    connected: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    connect_s: float = math.nan
+    broker_cores_connect: float = math.nan
+    broker_cores_steady: float = math.nan
+    broker_idle_rss_mb: float = math.nan
+    broker_rss_mb: float = math.nan
+    kb_per_connection: float = math.nan
+    hub_cores_steady: float | None = None
+    hub_online_s: float | None = None  # after the connects, until the hub had every device online
+    sim_cores_steady: float = math.nan
+    steady_s: float = math.nan
+    taps: int = 0
+    acks: int = 0
+    unacked: int = 0
+    ack_p50_ms: float | None = None
+    ack_p99_ms: float | None = None
+    ping_p50_ms: float = math.nan
+    ping_p99_ms: float = math.nan
+    load: float = math.nan
+    limited_by: list[str] = field(default_factory=list)
+
+    def judge(self) -> None:
+        if self.failed:
+            self.limited_by.append(f"{self.failed:,} connects failed")
+        latency = self.ack_p99_ms if self.variant == "hub" else self.ping_p99_ms
+        if latency is not None and not latency < ACK_P99_LIMIT_S * 1000:  # NaN (no samples) counts as a miss
+            self.limited_by.append(f"{'ack' if self.variant == 'hub' else 'round-trip'} p99 {latency:,.0f} ms > 1 s")
+        if self.broker_cores_steady >= CORE_LIMIT:
+            self.limited_by.append(f"broker core {self.broker_cores_steady * 100:.0f} % busy")
+
+
+def fd_limit(wanted: int) -> tuple[int, str]:
+    """Raise RLIMIT_NOFILE (children inherit it) towards ``wanted``; return the limit and how it was set."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with open("/proc/sys/fs/nr_open") as f:
+        nr_open = int(f.read())
+    target = min(wanted, nr_open)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, target), max(hard, target)))
+        how = f"raised to {target:,} (root; fs.nr_open {nr_open:,})"
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        how = f"hard limit {hard:,} (not root: raise LimitNOFILE / ulimit -Hn)"
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0], how
+
+
+class Simulators:
+    """N devices over ceil(N / PER_PROCESS) fleetsim processes, each with its own loopback source address."""
+
+    def __init__(self, port: int, devices: int, duration: float) -> None:
+        self.procs: list[subprocess.Popen[str]] = []
+        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
+        count = math.ceil(devices / PER_PROCESS)
+        for k in range(count):
+            share = min(PER_PROCESS, devices - k * PER_PROCESS)
+            args = [sys.executable, "-m", "bench.fleetsim", "--port", str(port), "--devices", str(share),
+                    "--first", str(k * PER_PROCESS), "--source", f"127.0.{k // 200 + 1}.{k % 200 + 10}",
+                    "--duration", str(duration), "--settle", "2", "--wait-go", "--concurrency", "250",
+                    "--taps-per-s", str(share * TAPS_PER_DEVICE_S), "--status-s", str(STATUS_S)]  # fmt: skip
+            proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+            self.procs.append(proc)
+            threading.Thread(target=self._pump, args=(proc,), daemon=True).start()
+
+    def _pump(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.lines.put(json.loads(line))
+        self.lines.put({"event": "exit", "code": proc.wait()})
+
+    def collect(self, event: str, timeout: float) -> list[dict[str, Any]]:
+        """One ``event`` marker from every process; a process that exits first is an error."""
+        got: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(got) < len(self.procs):
+            try:
+                marker = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"the fleet simulators did not all report {event!r} in {timeout:.0f} s") from None
+            if marker["event"] == "exit":
+                raise RuntimeError(f"a fleet simulator exited (code {marker['code']}) before {event!r}")
+            if marker["event"] == event:
+                got.append(marker)
+        return got
+
+    def go(self) -> None:
+        for proc in self.procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+
+    def cpu(self) -> float:
+        return sum(cpu_s(p.pid) for p in self.procs if p.poll() is None)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_online(hub: HubProcess, devices: int, timeout: float) -> float:
+    """Wait until the hub has registered every connected device's status (the connect storm drained)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = sqlite3.connect(hub.db, timeout=30)
+        try:
+            online = conn.execute("SELECT COUNT(*) FROM devices WHERE online = 1").fetchone()[0]
+        finally:
+            conn.close()
+        if online >= devices:
+            break
+        time.sleep(0.5)
+    return time.monotonic()
+
+
+def measure(workdir: Path, variant: str, devices: int, duration: float) -> Step:
+    step = Step(variant, devices)
+    broker = start_broker(workdir / f"{variant}-{devices}")
+    hub: HubProcess | None = None
+    try:
+        assert broker.pid is not None
+        bpid = broker.pid
+        if variant == "hub":
+            hub = HubProcess(workdir / f"hub-{devices}", broker.url)
+            hub.start()
+        time.sleep(1.0)
+        step.broker_idle_rss_mb = rss_mb(bpid)
+        b0, t0 = cpu_s(bpid), time.monotonic()
+        sims = Simulators(broker.port, devices, duration)
+        try:
+            connected = sims.collect("connected", 600)
+            b1, t1 = cpu_s(bpid), time.monotonic()
+            step.connected = sum(m["connected"] for m in connected)
+            step.failed = sum(m["failed"] for m in connected)
+            step.errors = [e for m in connected for e in m["errors"]][:3]
+            step.connect_s = max(m["seconds"] for m in connected)
+            step.broker_cores_connect = (b1 - b0) / (t1 - t0)
+            if hub is not None:
+                step.hub_online_s = wait_online(hub, step.connected, 300) - t1
+            time.sleep(2.0)
+            step.broker_rss_mb = rss_mb(bpid)
+            step.kb_per_connection = (step.broker_rss_mb - step.broker_idle_rss_mb) * 1024 / max(1, step.connected)
+            sims.go()
+            sims.collect("steady", 60)
+            marks = (cpu_s(bpid), cpu_s(hub.pid) if hub else 0.0, sims.cpu(), time.monotonic(), loadavg())
+            sims.collect("steady_end", duration + 60)
+            ends = (cpu_s(bpid), cpu_s(hub.pid) if hub else 0.0, sims.cpu(), time.monotonic(), loadavg())
+            step.broker_rss_mb = max(step.broker_rss_mb, rss_mb(bpid))
+            done = sims.collect("done", 60)
+        finally:
+            sims.stop()
+    finally:
+        if hub is not None:
+            hub.stop()
+        broker.stop(30)
+    span = step.steady_s = ends[3] - marks[3]
+    step.broker_cores_steady = (ends[0] - marks[0]) / span
+    step.sim_cores_steady = (ends[2] - marks[2]) / span
+    step.load = (marks[4] + ends[4]) / 2
+    ack = [x for m in done for x in m["ack"]]
+    ping = [x for m in done for x in m["ping"]]
+    step.taps = sum(m["taps"] for m in done)
+    step.ping_p50_ms, step.ping_p99_ms = pct(ping, 0.5) * 1000, pct(ping, 0.99) * 1000
+    if hub is not None:
+        step.hub_cores_steady = (ends[1] - marks[1]) / span
+        step.acks = len(ack)
+        step.unacked = sum(m["unacked"] for m in done)
+        late = ack + [math.inf] * step.unacked  # a tap still unacked 2 s after the steady phase is late
+        step.ack_p50_ms, step.ack_p99_ms = pct(late, 0.5) * 1000, pct(late, 0.99) * 1000
+    step.judge()
+    return step
+
+
+def climb(workdir: Path, variant: str, steps: list[int], duration: float) -> list[Step]:
+    """Step the fleet up until a step hits a limit (or the last step passes)."""
+    done: list[Step] = []
+    for devices in steps:
+        say(f"broker: {devices:,} devices, {'Mosquitto + hub' if variant == 'hub' else 'Mosquitto alone'}")
+        step = measure(workdir, variant, devices, duration)
+        say(f"broker:   {json.dumps(asdict(step), default=str)}")
+        done.append(step)
+        if step.limited_by:
+            break
+    return done
+
+
+def ceiling_row(section: str, label: str, steps: list[Step], fds: str) -> Row:
+    """The highest passing step against the first failing one (or 'not reached')."""
+    passed = [s for s in steps if not s.limited_by]
+    top = passed[-1].devices if passed else 0
+    hit = steps[-1] if steps and steps[-1].limited_by else None
+    limit = float(hit.devices) if hit else None
+    limit_what = "first step that hit a limit" if hit else f"not reached at {steps[-1].devices:,} (the last step)"
+    why = "; ".join(hit.limited_by) if hit else "no limit hit"
+    note = f"{why}; fds {fds}"
+    return Row(section, f"Devices on one Mosquitto, {label}", float(top), "devices", limit, limit_what,
+               ratio(float(top), limit), "of the failing step", "", None, note)  # fmt: skip
+
+
+def bare_row(section: str, s: Step) -> Row:
+    note = (
+        f"{s.connected:,} connected, {s.failed:,} failed in {s.connect_s:.1f} s (broker "
+        f"{s.broker_cores_connect * 100:.0f} % of a core meanwhile); broker RSS {s.broker_rss_mb:,.0f} MB, "
+        f"{s.kb_per_connection:.1f} KB per connection; round trip p50 {s.ping_p50_ms:.1f} / p99 "
+        f"{s.ping_p99_ms:.1f} ms; simulators {s.sim_cores_steady * 100:.0f} % of a core; load {s.load:.1f}"
+    )
+    busy = s.broker_cores_steady
+    return Row(section, f"{s.devices:,} devices, Mosquitto alone: broker CPU, steady", busy * 100, "% of a core",
+               100.0, "one core: Mosquitto is single-threaded", busy, "of a core", "< 90 %", busy < CORE_LIMIT,
+               note)  # fmt: skip
+
+
+def hub_row(section: str, s: Step, alone: Step | None) -> Row:
+    versus = f" ({ratio(s.connect_s, alone.connect_s) or 0:.2f}x alone)" if alone else ""
+    note = (
+        f"{s.connected:,} connected, {s.failed:,} failed in {s.connect_s:.1f} s{versus}, all online at the hub "
+        f"{s.hub_online_s or 0:.1f} s later; broker "
+        f"{s.broker_cores_steady * 100:.0f} % of a core steady, RSS {s.broker_rss_mb:,.0f} MB "
+        f"({s.kb_per_connection:.1f} KB per device with its retained status); hub "
+        f"{(s.hub_cores_steady or 0) * 100:.0f} % of a core; {s.taps / s.steady_s:,.0f} taps/s + "
+        f"{s.devices / STATUS_S:,.0f} statuses/s; ack p50 {s.ack_p50_ms or 0:.1f} ms, {s.acks:,} acks, "
+        f"{s.unacked:,} unacked (counted as late); load {s.load:.1f}"
+    )
+    met = s.ack_p99_ms is not None and s.ack_p99_ms < ACK_P99_LIMIT_S * 1000
+    return Row(section, f"{s.devices:,} devices, Mosquitto + hub: tap → ack p99", s.ack_p99_ms, "ms",
+               s.ping_p99_ms, "broker round trip p99, same load", ratio(s.ack_p99_ms, s.ping_p99_ms), "x broker",
+               "< 1 s", met, note)  # fmt: skip
+
+
+def run(workdir: Path, quick: bool) -> Section:
+    section = Section("Broker")
+    steps = QUICK_STEPS if quick else STEPS
+    duration = 10.0 if quick else STEADY_S
+    # Each device is one fd in the broker; a simulator process holds PER_PROCESS of them.
+    fds, fds_how = fd_limit(max(steps) + 10_000)
+    if fds < max(steps) + 100:
+        say(f"broker: file descriptors limited to {fds:,} ({fds_how}): that is a ceiling below the largest step")
+    bare = climb(workdir, "bare", steps, duration)
+    hub = climb(workdir, "hub", steps, duration)
+    section.rows = [
+        ceiling_row(section.name, "alone", bare, fds_how),
+        ceiling_row(section.name, "with one hub", hub, fds_how),
+        *(bare_row(section.name, s) for s in bare),
+        *(hub_row(section.name, s, next((b for b in bare if b.devices == s.devices), None)) for s in hub),
+    ]
+    section.details = {
+        "fd_limit": fds, "fd_limit_how": fds_how, "per_process": PER_PROCESS, "taps_per_device_s": TAPS_PER_DEVICE_S,
+        "status_s": STATUS_S, "steady_s": duration, "bare": [asdict(s) for s in bare], "hub": [asdict(s) for s in hub],
+        "cpus": os.cpu_count(),
+    }  # fmt: skip
+    return section
