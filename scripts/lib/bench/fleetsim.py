@@ -144,10 +144,13 @@ async def steady(devices: list[Device], seconds: float, taps_per_s: float, statu
     carry = {"tap": 0.0, "status": 0.0, "ping": 0.0}
     rates = {"tap": taps_per_s, "status": len(devices) / status_s, "ping": float(min(ECHO_DEVICES, len(devices)))}
     next_status = 0
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    last = time.monotonic()
+    end = last + seconds
+    while last < end:
+        now = time.monotonic()
+        elapsed, last = now - last, now  # a loaded loop sleeps longer than its tick: send what is due
         for kind, rate in rates.items():
-            carry[kind] += rate * tick
+            carry[kind] += rate * elapsed
             while carry[kind] >= 1:
                 carry[kind] -= 1
                 if kind == "tap":
