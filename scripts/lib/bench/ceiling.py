@@ -127,7 +127,8 @@ class Simulators:
 
     def __init__(self, port: int, devices: int, speed: float, duration: float, per_process: int) -> None:
         self.procs: list[subprocess.Popen[str]] = []
-        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.lines: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
+        self.seen: dict[int, dict[str, dict[str, Any]]] = {}
         for k in range(math.ceil(devices / per_process)):
             share = min(per_process, devices - k * per_process)
             args = [sys.executable, "-m", "bench.fleetsim", "--port", str(port), "--devices", str(share),
@@ -138,28 +139,27 @@ class Simulators:
                     "--status-s", str(STATUS_S / speed)]  # fmt: skip
             proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
             self.procs.append(proc)
-            threading.Thread(target=self._pump, args=(proc,), daemon=True).start()
+            self.seen[k] = {}
+            threading.Thread(target=self._pump, args=(k, proc), daemon=True).start()
 
-    def _pump(self, proc: subprocess.Popen[str]) -> None:
+    def _pump(self, k: int, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
-            self.lines.put(json.loads(line))
-        self.lines.put({"event": "exit", "code": proc.wait()})
+            self.lines.put((k, json.loads(line)))
+        self.lines.put((k, {"event": "exit", "code": proc.wait()}))
 
     def collect(self, event: str, timeout: float) -> list[dict[str, Any]]:
-        """One ``event`` marker from every process; a process that exits first is an error."""
-        got: list[dict[str, Any]] = []
+        """Every process's ``event`` marker; a process that exits before sending it is an error."""
         deadline = time.monotonic() + timeout
-        while len(got) < len(self.procs):
+        while not all(event in seen for seen in self.seen.values()):
             try:
-                marker = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+                k, marker = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
                 raise TimeoutError(f"the fleet simulators did not all report {event!r} in {timeout:.0f} s") from None
-            if marker["event"] == "exit":
-                raise RuntimeError(f"a fleet simulator exited (code {marker['code']}) before {event!r}")
-            if marker["event"] == event:
-                got.append(marker)
-        return got
+            self.seen[k][marker["event"]] = marker
+            if marker["event"] == "exit" and event not in self.seen[k]:
+                raise RuntimeError(f"fleet simulator {k} exited (code {marker['code']}) before {event!r}")
+        return [seen[event] for seen in self.seen.values()]
 
     def go(self) -> None:
         for proc in self.procs:
