@@ -36,9 +36,12 @@ def test_no_latency_samples_is_a_miss_not_a_pass() -> None:
 
 
 def test_the_hub_variant_is_judged_on_its_acks() -> None:
-    step = Step("hub", 100, connected=100, broker_cores_steady=0.1, ping_p99_ms=5.0, ack_p99_ms=math.inf)
+    step = Step("hub", 100, connected=100, broker_cores_steady=0.1, ping_p99_ms=5.0, ack_p99_ms=1200.0)
     step.judge()
-    assert step.limited_by == ["ack p99 inf ms > 1 s"]
+    assert step.limited_by == ["ack p99 1,200 ms > 1 s"]
+    late = Step("hub", 100, connected=100, broker_cores_steady=0.1, ping_p99_ms=5.0, ack_p99_ms=math.inf, unacked=7)
+    late.judge()
+    assert late.limited_by == ["ack p99 > 1 s: 7 taps still unacked 2 s after the steady phase"]
 
 
 def test_steps_gain_the_largest_fleet_that_fits_the_fds() -> None:

@@ -89,7 +89,9 @@ class Step:
         if self.failed:
             self.limited_by.append(f"{self.failed:,} connects failed")
         latency = self.ack_p99_ms if self.variant == "hub" else self.ping_p99_ms
-        if latency is not None and not latency < ACK_P99_LIMIT_S * 1000:  # NaN (no samples) counts as a miss
+        if latency == math.inf:
+            self.limited_by.append(f"ack p99 > 1 s: {self.unacked:,} taps still unacked 2 s after the steady phase")
+        elif latency is not None and not latency < ACK_P99_LIMIT_S * 1000:  # NaN (no samples) counts as a miss
             self.limited_by.append(f"{'ack' if self.variant == 'hub' else 'round-trip'} p99 {latency:,.0f} ms > 1 s")
         if self.broker_cores_steady >= CORE_LIMIT:
             self.limited_by.append(f"broker core {self.broker_cores_steady * 100:.0f} % busy")
@@ -301,6 +303,12 @@ def ceiling_rows(section: str, label: str, steps: list[Step], fds: str) -> list[
         limit = float(hit.equivalent) if hit else None
         limit_what = f"first step that hit a limit: {hit.label()}" if hit else f"not reached: {group[-1].label()}"
         why = "; ".join(hit.limited_by + hit.errors[:1]) if hit else "no limit hit"
+        if hit:  # who was busy: the broker, the hub or the measuring side
+            hub = f", hub {hit.hub_cores_steady * 100:.0f} %" if hit.hub_cores_steady is not None else ""
+            why += (
+                f" (broker {hit.broker_cores_steady * 100:.0f} % of a core{hub}, simulators "
+                f"{hit.sim_cores_steady * 100:.0f} %, load {hit.load:.1f})"
+            )
         rows.append(Row(section, f"Devices on one Mosquitto, {label}: {kind}", top, "devices", limit, limit_what,
                         ratio(top, limit), "of the failing step", "", None, f"{why}; fds: {fds}"))  # fmt: skip
     passed = [s for s in steps if not s.limited_by]
