@@ -3,6 +3,7 @@
 scripts/bench                 # the full run (under 15 minutes; writes docs/performance.md too)
 scripts/bench --quick         # everything small, about 2-3 minutes, for development
 scripts/bench --only ingest,fleet
+scripts/bench --only broker   # the broker's ceiling: steps the fleet up until a limit (not in the full run)
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from typing import Any
 
 from pgcluster import PgMissing, find_pg_bin
 
-from bench import drain, fleet, ingest, kiosk, latency, report, scores
+from bench import ceiling, drain, fleet, ingest, kiosk, latency, report, scores
 from bench.common import ROOT, Section, loadavg, say
 from bench.pg import BenchPg
 
 SECTIONS = ["ingest", "latency", "drain", "fleet", "kiosk", "scores"]
+EXTRA = ["broker"]  # long sections, run only when named in --only
 
 
 def machine() -> dict[str, Any]:
@@ -68,6 +70,8 @@ def run_section(name: str, quick: bool, out: Path, done: dict[str, Section], pg:
                 section = drain.run(work, quick)
             elif name == "fleet":
                 section = fleet.run(work, quick)
+            elif name == "broker":
+                section = ceiling.run(work, quick)
             elif name == "kiosk":
                 bare = done["latency"].details.get("bare_commit") if "latency" in done else None
                 section = kiosk.run(out, quick, bare)
@@ -89,11 +93,13 @@ def main() -> int:
     formatter = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__, formatter_class=formatter)
     p.add_argument("--quick", action="store_true", help="small sizes everywhere; does not touch docs/performance.md")
-    p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of: {', '.join(SECTIONS)}")
+    p.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"comma-separated sections of: {', '.join(SECTIONS + EXTRA)}"
+    )
     p.add_argument("--out", type=Path, default=ROOT / "bench-results", help="results directory (default bench-results)")
     args = p.parse_args()
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(wanted) - set(SECTIONS)
+    unknown = set(wanted) - set(SECTIONS + EXTRA)
     if unknown:
         p.error(f"unknown sections: {', '.join(sorted(unknown))}")
     os.environ["TOUCHPOINT_CLOCK_OK"] = "1"  # simulated kiosks have a trusted clock
@@ -104,7 +110,7 @@ def main() -> int:
     # One PostgreSQL for the run (ingest and scores), its data kept in the results directory for reuse.
     pg = BenchPg(args.out / "pg-data") if {"ingest", "scores"} & set(wanted) else None
     try:
-        for name in [s for s in SECTIONS if s in wanted]:
+        for name in [s for s in SECTIONS + EXTRA if s in wanted]:
             say(f"--- {name} ---")
             done[name] = run_section(name, args.quick, args.out, done, pg)
     finally:

@@ -6,6 +6,9 @@ taps (one-event batches, as a live kiosk sends them) and times each tap until th
 A sample of devices also pings itself through the broker (publish to a topic it subscribes to): the
 broker's round trip under the same load, the limit for the ack latency.
 Prints JSON lines: {"event": "connected", ...}, {"event": "steady", ...}, {"event": "done", ...}.
+Several processes can share one fleet (bench.ceiling): ``--first`` numbers their devices apart, ``--source``
+gives each its own loopback address (ephemeral ports run out at ~28k per source address and destination),
+and ``--wait-go`` holds the steady phase until a line arrives on stdin, so that all start it together.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from edge_agent import clock
 from edge_agent.protocol import format_ts
 
 ECHO_DEVICES = 100
+IP_BIND_ADDRESS_NO_PORT = 24  # Linux: pick the source port at connect(), per destination, not at bind()
 
 
 class Device:
@@ -45,11 +49,27 @@ class Device:
         self.packet_id = self.packet_id % 65_535 + 1
         return self.packet_id
 
-    async def connect(self, port: int, gate: asyncio.Semaphore) -> float:
+    async def connect(self, port: int, gate: asyncio.Semaphore, source: str | None, timeout: float) -> float:
         async with gate:
             started = time.monotonic()
+            return await asyncio.wait_for(self._handshake(port, source, started), timeout)
+
+    async def _handshake(self, port: int, source: str | None, started: float) -> float:
+        if source is None:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+                sock.bind((source, 0))
+                sock.setblocking(False)
+                await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+            except BaseException:
+                sock.close()
+                raise
+            reader, writer = await asyncio.open_connection(sock=sock)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
             writer.write(m.connect(self.id))
             kind, _, body = await m.read_packet(reader)
             if kind != m.CONNACK or body[1] != 0:
@@ -59,9 +79,12 @@ class Device:
                 kind, _, _ = await m.read_packet(reader)
                 if kind != m.SUBACK:
                     raise ConnectionError(f"{self.id}: expected SUBACK, got {kind}")
-            self.writer = writer
-            self.packet_id = 2
-            took = time.monotonic() - started
+        except BaseException:
+            writer.close()  # a timed-out or refused handshake must not keep its socket
+            raise
+        self.writer = writer
+        self.packet_id = 2
+        took = time.monotonic() - started
         self.reading = asyncio.create_task(self._read(reader))
         self.status()
         return took
@@ -121,10 +144,13 @@ async def steady(devices: list[Device], seconds: float, taps_per_s: float, statu
     carry = {"tap": 0.0, "status": 0.0, "ping": 0.0}
     rates = {"tap": taps_per_s, "status": len(devices) / status_s, "ping": float(min(ECHO_DEVICES, len(devices)))}
     next_status = 0
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    last = time.monotonic()
+    end = last + seconds
+    while last < end:
+        now = time.monotonic()
+        elapsed, last = now - last, now  # a loaded loop sleeps longer than its tick: send what is due
         for kind, rate in rates.items():
-            carry[kind] += rate * tick
+            carry[kind] += rate * elapsed
             while carry[kind] >= 1:
                 carry[kind] -= 1
                 if kind == "tap":
@@ -139,16 +165,19 @@ async def steady(devices: list[Device], seconds: float, taps_per_s: float, statu
 
 async def main(args: argparse.Namespace) -> None:
     stats: dict[str, list[float]] = {"ack": [], "ping": [], "taps": []}
-    devices = [Device(i, stats) for i in range(args.devices)]
+    devices = [Device(args.first + i, stats) for i in range(args.devices)]
     gate = asyncio.Semaphore(args.concurrency)
     started = time.monotonic()
-    results = await asyncio.gather(*(d.connect(args.port, gate) for d in devices), return_exceptions=True)
+    handshakes = (d.connect(args.port, gate, args.source, args.connect_timeout) for d in devices)
+    results = await asyncio.gather(*handshakes, return_exceptions=True)
     took = [r for r in results if isinstance(r, float)]
     failed = [repr(r) for r in results if not isinstance(r, float)]
     emit(event="connected", seconds=time.monotonic() - started, connected=len(took), failed=len(failed),
          errors=failed[:3], each_p50=sorted(took)[len(took) // 2] if took else None,
          each_max=max(took) if took else None)  # fmt: skip
     live = [d for d in devices if d.writer is not None]
+    if args.wait_go:
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     await asyncio.sleep(args.settle)
     stats["ack"].clear()
     emit(event="steady")
@@ -167,6 +196,10 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--devices", type=int, default=10_000)
+    p.add_argument("--first", type=int, default=0, help="index of this process's first device (several processes)")
+    p.add_argument("--source", help="loopback source address to connect from, e.g. 127.0.0.11")
+    p.add_argument("--connect-timeout", type=float, default=60.0, help="seconds for one device's handshake")
+    p.add_argument("--wait-go", action="store_true", help="after connecting, start the steady phase on a stdin line")
     p.add_argument("--concurrency", type=int, default=500, help="connection handshakes in flight at once")
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--settle", type=float, default=5.0, help="seconds after connecting before the steady phase")
