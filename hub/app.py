@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,6 +51,9 @@ def create_app(settings: HubSettings, with_ingest: bool = True) -> FastAPI:
         app.state.metrics = worker_registry(sources)  # this worker's own registry, never the global one
         log.info("hub ready: db %s, broker %s, %s", redact_db(settings.db), settings.broker_url,
                  app.state.hq.election.role)  # fmt: skip
+        # Everything imported and built so far lives as long as the process: out of the collector's sight,
+        # a full collection no longer walks it in the middle of a request (it made the slowest scores 30 ms slower).
+        gc.freeze()
         try:
             yield
         finally:

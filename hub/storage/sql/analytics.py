@@ -159,6 +159,29 @@ def _merge_counts(
     return [rows[k] for k in sorted(rows, key=_sort_key) if any(rows[k].counts)]
 
 
+def _pivoted_rows(
+    names: tuple[str, ...], pairs: list[tuple[str, int]], found_rows: Iterable[Sequence[Any]]
+) -> list[CountsRow]:
+    """CountsRows straight from pivoted rows that the statement already grouped by key and pair (not by region).
+
+    The fleet's year is 1,000 stores x every answered pair: built without :func:`_merge_counts`' per-value
+    dictionary, which cost a quarter of the request.
+    """
+    key_count = len(names)
+    rows: dict[tuple[object, ...], CountsRow] = {}
+    for found in found_rows:
+        keys = tuple(found[:key_count])
+        question, scale = pairs[found[key_count]]
+        counts = [int(n or 0) for n in found[key_count + 1 : key_count + 1 + scale]]
+        key = (*keys, question, scale)
+        row = rows.get(key)
+        if row is None:
+            rows[key] = CountsRow(dict(zip(names, keys, strict=True)), question, scale, counts)
+        else:  # not expected (the statement groups by key and pair), but never lose a count
+            row.counts[:] = [a + b for a, b in zip(row.counts, counts, strict=True)]
+    return [rows[k] for k in sorted(rows, key=_sort_key) if any(rows[k].counts)]
+
+
 class SqlAnalytics(SqlHost):
     # --- rollups: scores and reasons, one set-based statement across the fleet -----
 
@@ -190,9 +213,11 @@ class SqlAnalytics(SqlHost):
         read = RollupRead(table, exprs, (), where, params, {})
         sql, sql_params = pivot_sql(read, month_filters(query.start, query.end), pairs)
         key_count = len(names)
+        cursor = self._reader().execute(sql, sql_params)
+        if "region" not in names:
+            return _pivoted_rows(names, pairs, cursor)
         pivoted = (
-            (found[:key_count], pairs[found[key_count]], dict(enumerate(found[key_count + 1 :])))
-            for found in self._reader().execute(sql, sql_params)
+            (found[:key_count], pairs[found[key_count]], dict(enumerate(found[key_count + 1 :]))) for found in cursor
         )
         return _merge_counts(names, query.region_level, pivoted)
 
