@@ -25,8 +25,8 @@ import msgspec
 import paho.mqtt.client as mqtt
 
 from edge_agent import __version__, clock, clock_advice, redate, sdnotify
-from edge_agent.action_sync import ActionSender
-from edge_agent.alert_note_sync import AlertNoteSender
+from edge_agent.action_sync import action_sender
+from edge_agent.alert_note_sync import alert_note_sender
 from edge_agent.config import DeviceConfig
 from edge_agent.config_push import store_pushed_config
 from edge_agent.connection import FailureLog, build_client, describe_connect_failure, describe_refusal
@@ -88,8 +88,8 @@ class SyncAgent:
         self._failures = FailureLog(log)  # connect failures, said once, not per retry
         self._next_redate = 0.0
         self.client = self._build_client()
-        self.actions = ActionSender(config, self.store, self._publish_qos1)  # the manager's actions, beside the taps
-        self.alert_notes = AlertNoteSender(config, self.store, self._publish_qos1)  # acks/comments on alerts
+        self.actions = action_sender(config, self.store, self._publish_qos1)  # the manager's actions, beside the taps
+        self.alert_notes = alert_note_sender(config, self.store, self._publish_qos1)  # acks/comments on alerts
 
     # --- MQTT plumbing (paho's thread) ---------------------------------------
 
