@@ -149,6 +149,26 @@ class KioskCase(GraphicUnitTest):  # type: ignore[misc]
             self.tap(root.pin.keys[digit])
         self.tap(root.pin.keys["OK"])
 
+    def hold_corner(self, root: Any, seconds: float) -> None:
+        """Hold the manager corner (top left) for ``seconds``, as a store manager's finger does."""
+        touch = UnitTestTouch(*root.corner.to_window(*root.corner.center))
+        touch.touch_down()
+        self.advance_frames(1)
+        self.later(seconds)
+        touch.touch_up()
+        self.advance_frames(1)
+
+    def open_manager(self, pin: str = "2468") -> Any:
+        """A kiosk with manager PIN ``pin``, opened on its manager view: corner held, PIN typed."""
+        from edge_agent.pin import hash_pin
+        from kiosk.ui.root import HOLD_S
+
+        root = self.start(self.make_config(manager_pin_hash=hash_pin(pin)))
+        self.hold_corner(root, HOLD_S + 0.1)
+        self.type_pin(root, pin)
+        assert root.sm.current == "manager"
+        return root
+
     # --- reading the store file -------------------------------------------
 
     def rows(self) -> list[dict[str, Any]]:

@@ -10,20 +10,16 @@ import time
 from typing import Any
 
 import pytest
-from kivy.tests.common import UnitTestTouch
 from playwright.sync_api import sync_playwright
 
 from edge_agent.actions import SYNCED, action_counts, pending_actions
-from edge_agent.pin import hash_pin
 from edge_agent.store import DeviceStore
 from hub.broker import MosquittoBroker, MosquittoConfig, find_mosquitto, free_port
-from kiosk.ui import root as kiosk_root
 from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP, login
 from tests.kiosk.kivy_rig import KioskCase
 from tests.support import Agent, Hub, wait_until, write_device_config
 
 TZ = "Europe/Helsinki"
-PIN = "2468"
 
 
 class KioskToDashboardTest(KioskCase):
@@ -82,17 +78,6 @@ class KioskToDashboardTest(KioskCase):
                 browser.close()
 
     # --- helpers ---------------------------------------------------------------
-
-    def open_manager(self) -> Any:
-        root = self.start(self.make_config(manager_pin_hash=hash_pin(PIN)))
-        touch = UnitTestTouch(*root.corner.to_window(*root.corner.center))
-        touch.touch_down()
-        self.later(kiosk_root.HOLD_S + 0.1)
-        touch.touch_up()
-        self.advance_frames(1)
-        self.type_pin(root, PIN)
-        assert root.sm.current == "manager"
-        return root
 
     def counts(self) -> dict[int, int]:
         with DeviceStore(self.db_path, TZ) as store:

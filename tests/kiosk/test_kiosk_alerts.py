@@ -5,20 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from kivy.tests.common import UnitTestTouch
-
 from edge_agent.alert_inbox import PENDING, open_alerts
 from edge_agent.config_push import encode_config, store_pushed_config
-from edge_agent.pin import hash_pin
 from edge_agent.protocol import AlertComment, PushedAlert
 from edge_agent.store import DeviceStore
-from kiosk.ui import root as kiosk_root
 from kiosk.ui import theme
 from kiosk.ui.alert_inbox import COMMENTS
 from tests.kiosk.kivy_rig import KioskCase
 
 TZ = "Europe/Helsinki"
-PIN = "2468"
 FIRED = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
@@ -29,17 +24,6 @@ def pushed(alert_id: int, kind: str, message: str, **kw: Any) -> PushedAlert:
 
 
 class AlertsTest(KioskCase):
-    def open_manager(self) -> Any:
-        root = self.start(self.make_config(manager_pin_hash=hash_pin(PIN)))
-        touch = UnitTestTouch(*root.corner.to_window(*root.corner.center))
-        touch.touch_down()
-        self.later(kiosk_root.HOLD_S + 0.1)
-        touch.touch_up()
-        self.advance_frames(1)
-        self.type_pin(root, PIN)
-        assert root.sm.current == "manager"
-        return root
-
     def test_acknowledge_and_comment_are_stored_pending_and_praise_is_good_news(self) -> None:
         with DeviceStore(self.db_path, TZ) as store:  # as the agent stores the hub's pushed config
             alerts = [

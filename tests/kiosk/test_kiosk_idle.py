@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from kivy.tests.common import UnitTestTouch
 
 from edge_agent.actions import action_counts, latest_actions, log_action, pending_actions
-from edge_agent.pin import hash_pin
 from edge_agent.store import DeviceStore
 from kiosk.ui import idle_mode
-from kiosk.ui import root as kiosk_root
 from tests.kiosk.kivy_rig import KioskCase, survey_data
 
 TZ = "Europe/Helsinki"
-PIN = "2468"
 IDLE_S = 15.0  # the bundled survey's idle timeout
 
 
@@ -104,17 +100,6 @@ class IdleTest(KioskCase):
 
 
 class LogActionTest(KioskCase):
-    def open_manager(self) -> Any:
-        root = self.start(self.make_config(manager_pin_hash=hash_pin(PIN)))
-        touch = UnitTestTouch(*root.corner.to_window(*root.corner.center))
-        touch.touch_down()
-        self.later(kiosk_root.HOLD_S + 0.1)
-        touch.touch_up()
-        self.advance_frames(1)
-        self.type_pin(root, PIN)
-        assert root.sm.current == "manager"
-        return root
-
     def test_reason_then_a_preset_text_is_stored_on_the_device_pending_for_the_hub(self) -> None:
         root = self.open_manager()
         self.tap(root.manager.log_action)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from kivy.tests.common import UnitTestTouch
 
 from edge_agent.pin import hash_pin
 from edge_agent.report import format_report, manager_summary
@@ -25,14 +22,6 @@ class ManagerTest(KioskCase):
         with DeviceStore(self.db_path, "Europe/Helsinki") as store:
             for value, reason in SEED:
                 store.record(value, "default", 4, source="cli", reason=reason)
-
-    def hold_corner(self, root: Any, seconds: float) -> None:
-        touch = UnitTestTouch(*root.corner.to_window(*root.corner.center))
-        touch.touch_down()
-        self.advance_frames(1)
-        self.later(seconds)
-        touch.touch_up()
-        self.advance_frames(1)
 
     def test_pin_lock_out_then_manager_view_equals_manager_summary(self) -> None:
         self.seed()
