@@ -26,18 +26,8 @@ from hub.storage.postgres.connections import PgConn, PoolReader, open_pool, pg_s
 from hub.storage.postgres.incoming import prepare
 from hub.storage.postgres.ingest import ingest_transaction
 from hub.storage.postgres.schema import migrate
-from hub.storage.sql.actions import SqlActions  # actions stores took
-from hub.storage.sql.alert_reads import SqlAlertReads
-from hub.storage.sql.alerts import SqlAlerts
-from hub.storage.sql.analytics import SqlAnalytics
 from hub.storage.sql.db import POSTGRES
-from hub.storage.sql.digests import SqlDigests  # digest subscriptions and their claimed slots
-from hub.storage.sql.fleet import SqlFleet
-from hub.storage.sql.inbox import SqlInbox  # the alert inbox: acks, assignments, comments
-from hub.storage.sql.quarantine import SqlQuarantine
-from hub.storage.sql.registry import SqlRegistry
-from hub.storage.sql.sessions import SqlSessions, SqlTokens
-from hub.storage.sql.surveys import SqlSurveys
+from hub.storage.sql.storage import SqlStorage
 
 log = logging.getLogger("touchpoint.hub.storage")
 
@@ -46,20 +36,7 @@ RETRY_BASE_S = 0.01
 RETRIED = (errors.DeadlockDetected, errors.SerializationFailure)  # SQLSTATE 40P01, 40001
 
 
-class PostgresStorage(
-    SqlTokens,
-    SqlSessions,
-    SqlFleet,
-    SqlSurveys,
-    SqlAlerts,
-    SqlAlertReads,
-    SqlInbox,
-    SqlDigests,
-    SqlRegistry,
-    SqlAnalytics,
-    SqlQuarantine,
-    SqlActions,
-):
+class PostgresStorage(SqlStorage):
     dialect = POSTGRES
     backend = "postgresql"
 

@@ -18,18 +18,8 @@ from typing import cast
 from edge_agent.migrate import enable_wal, migrate
 from hub.storage.base import DeadLetter, IncomingBatch, IngestResult, StatusUpdate
 from hub.storage.base_analytics import EventQuery, ExportRow
-from hub.storage.sql.actions import SqlActions  # actions stores took
-from hub.storage.sql.alert_reads import SqlAlertReads  # what the alert evaluator reads
-from hub.storage.sql.alerts import SqlAlerts
-from hub.storage.sql.analytics import SqlAnalytics  # scores, locations, reasons, export
 from hub.storage.sql.db import SQLITE
-from hub.storage.sql.digests import SqlDigests  # digest subscriptions and their claimed slots
-from hub.storage.sql.fleet import SqlFleet
-from hub.storage.sql.inbox import SqlInbox  # the alert inbox: acks, assignments, comments
-from hub.storage.sql.quarantine import SqlQuarantine  # reading the quarantine (untrusted timestamps)
-from hub.storage.sql.registry import SqlRegistry
-from hub.storage.sql.sessions import SqlSessions, SqlTokens
-from hub.storage.sql.surveys import SqlSurveys
+from hub.storage.sql.storage import SqlStorage
 from hub.storage.sqlite.ingest import ingest_transaction
 from hub.storage.sqlite.schema import MIGRATIONS
 
@@ -46,20 +36,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStorage(
-    SqlTokens,
-    SqlSessions,
-    SqlFleet,
-    SqlSurveys,
-    SqlAlerts,
-    SqlAlertReads,
-    SqlInbox,
-    SqlDigests,
-    SqlRegistry,
-    SqlAnalytics,
-    SqlQuarantine,
-    SqlActions,
-):
+class SqliteStorage(SqlStorage):
     dialect = SQLITE
     backend = "sqlite"
 
