@@ -27,7 +27,7 @@ from hub.storage.base_alerts import (
     RuleSpec,
     ScopeKind,
 )
-from hub.storage.sql.db import SqlHost
+from hub.storage.sql.db import SqlHost, rows_in
 
 _RULE_COLUMNS = "rule_id, created_at, name, kind, scope_kind, scope, params, webhook_url, enabled"
 _EVENT_COLUMNS = "alert_id, rule_id, location_id, device_id, state, fired_at, resolved_at, message, details"
@@ -215,17 +215,13 @@ class SqlAlerts(SqlHost):
                 )
 
     def alert_deliveries(self, alert_ids: list[int]) -> dict[int, DeliveryState]:
-        out: dict[int, DeliveryState] = {}
-        for start in range(0, len(alert_ids), 500):
-            chunk = alert_ids[start : start + 500]
-            rows = self._reader().execute(
-                "SELECT alert_id, status, attempts, last_error, delivered_at FROM webhook_deliveries "
-                f"WHERE alert_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            for r in rows.fetchall():
-                out[int(r[0])] = DeliveryState(str(r[1]), int(r[2]), r[3], r[4])
-        return out
+        sql = (
+            "SELECT alert_id, status, attempts, last_error, delivered_at FROM webhook_deliveries "
+            "WHERE alert_id IN ({marks})"
+        )
+        return {
+            int(r[0]): DeliveryState(str(r[1]), int(r[2]), r[3], r[4]) for r in rows_in(self._reader(), sql, alert_ids)
+        }
 
     def ops_counts(self) -> dict[str, int]:
         conn = self._reader()

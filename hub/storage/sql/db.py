@@ -70,3 +70,13 @@ class SqlHost:
         def _reader(self) -> Conn: ...
 
         def _write(self, serial: bool = True) -> AbstractContextManager[Conn]: ...
+
+
+IN_CHUNK = 500  # ids per ``IN (...)``: well under SQLite's 999 variables of old builds
+
+
+def rows_in(conn: Conn, sql: str, ids: Sequence[object]) -> Iterator[Any]:
+    """Rows of ``sql`` for each chunk of ``ids``; ``{marks}`` in ``sql`` becomes that chunk's ``?, ?, ...``."""
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = list(ids[start : start + IN_CHUNK])
+        yield from conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk).fetchall()

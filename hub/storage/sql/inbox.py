@@ -14,7 +14,7 @@ from edge_agent.protocol import format_ts
 from hub.storage.base_alerts import AlertEvent
 from hub.storage.base_inbox import AlertNote, InboxState, NoteKind, NoteOutcome, NoteSource
 from hub.storage.sql.alerts import _EVENT_COLUMNS, _event
-from hub.storage.sql.db import Conn, SqlHost
+from hub.storage.sql.db import Conn, SqlHost, rows_in
 
 _NOTE_COLUMNS = "note_id, alert_id, kind, author, text, created_at, source"
 _E_COLUMNS = ", ".join("e." + c.strip() for c in _EVENT_COLUMNS.split(","))
@@ -81,30 +81,18 @@ class SqlInbox(SqlHost):
         return outcomes
 
     def alert_inbox(self, alert_ids: list[int]) -> dict[int, InboxState]:
-        out: dict[int, InboxState] = {}
-        for start in range(0, len(alert_ids), 500):
-            chunk = alert_ids[start : start + 500]
-            rows = self._reader().execute(
-                "SELECT alert_id, acknowledged_at, acknowledged_by, assignee, assigned_at, assigned_by "
-                f"FROM alert_inbox WHERE alert_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            for r in rows.fetchall():
-                out[int(r[0])] = InboxState(r[1], r[2], r[3], r[4], r[5])
-        return out
+        sql = (
+            "SELECT alert_id, acknowledged_at, acknowledged_by, assignee, assigned_at, assigned_by "
+            "FROM alert_inbox WHERE alert_id IN ({marks})"
+        )
+        return {int(r[0]): InboxState(r[1], r[2], r[3], r[4], r[5]) for r in rows_in(self._reader(), sql, alert_ids)}
 
     def alert_notes(self, alert_ids: list[int]) -> dict[int, list[AlertNote]]:
         out: dict[int, list[AlertNote]] = {}
-        for start in range(0, len(alert_ids), 500):
-            chunk = alert_ids[start : start + 500]
-            rows = self._reader().execute(
-                f"SELECT {_NOTE_COLUMNS} FROM alert_notes WHERE alert_id IN ({','.join('?' * len(chunk))}) "
-                "ORDER BY note_pk",
-                chunk,
-            )
-            for r in rows.fetchall():
-                note = _note(r)
-                out.setdefault(note.alert_id, []).append(note)
+        sql = f"SELECT {_NOTE_COLUMNS} FROM alert_notes WHERE alert_id IN ({{marks}}) ORDER BY note_pk"
+        for r in rows_in(self._reader(), sql, alert_ids):
+            note = _note(r)
+            out.setdefault(note.alert_id, []).append(note)
         return out
 
     def open_location_alerts(self, since: datetime) -> list[AlertEvent]:
