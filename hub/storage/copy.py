@@ -32,7 +32,7 @@ from edge_agent.scores import polarity
 from hub.storage.copy_tables import CopyError, Kind, TablePlan, copy_order, kind_of, schema_tables
 from hub.storage.postgres import PostgresStorage
 from hub.storage.postgres.connections import PgConn
-from hub.storage.sql.ingest import ROLLUP_DAY, ROLLUP_HOUR, ROLLUP_MONTH, ROLLUP_REASON
+from hub.storage.sql.ingest import ROLLUP_DAY, ROLLUP_HOUR, ROLLUP_MONTH, ROLLUP_REASON, by_key, by_value
 from hub.storage.sqlite import SqliteStorage
 
 COUNTED_FROM = "events"  # the table every ROLLUP table is counted from
@@ -249,8 +249,9 @@ def add_to_rollups(conn: PgConn, plan: TablePlan, events: Sequence[Row]) -> None
         reason = e[at["reason"]]
         if reason and reason.strip():
             reasons[(loc, question, day, polarity(value, scale), reason)] += 1
-    for sql, counts in ((ROLLUP_DAY, days), (ROLLUP_HOUR, hours), (ROLLUP_MONTH, months), (ROLLUP_REASON, reasons)):
-        conn.executemany(sql, [(*k, n) for k, n in sorted(counts.items())])
+    for sql, rows in ((ROLLUP_DAY, by_key(days)), (ROLLUP_HOUR, by_key(hours)), (ROLLUP_MONTH, by_value(months)),
+                      (ROLLUP_REASON, by_key(reasons))):  # fmt: skip
+        conn.executemany(sql, rows)
 
 
 def advance_identities(target: PostgresStorage) -> list[tuple[str, str, int]]:

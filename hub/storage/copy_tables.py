@@ -58,6 +58,8 @@ KINDS: dict[str, Kind] = {
 }
 
 _CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
+_DROP_TABLE = re.compile(r"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
+_RENAME_TABLE = re.compile(r"^\s*ALTER\s+TABLE\s+(\w+)\s+RENAME\s+TO\s+(\w+)", re.IGNORECASE)
 
 
 class CopyError(RuntimeError):
@@ -69,13 +71,17 @@ class UnknownTable(CopyError):
 
 
 def schema_tables() -> list[str]:
-    """Every table the hub's migrations create, in the order they create them."""
+    """Every table the hub's migrations leave, in the order they create them (a table rebuilt by a later
+    step, as ``rollup_month`` by step 11, created, dropped and renamed, comes where its new one was created)."""
     found: list[str] = []
     for step in STEPS:
         for sql in step.statements:
-            match = _CREATE_TABLE.match(sql)
-            if match and match.group(1) not in found:
+            if (match := _CREATE_TABLE.match(sql)) and match.group(1) not in found:
                 found.append(match.group(1))
+            elif match := _DROP_TABLE.match(sql):
+                found.remove(match.group(1))
+            elif match := _RENAME_TABLE.match(sql):
+                found[found.index(match.group(1))] = match.group(2)
     return found
 
 

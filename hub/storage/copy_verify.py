@@ -18,6 +18,7 @@ from typing import Any
 
 from hub.storage.copy_tables import Kind, TablePlan
 from hub.storage.postgres import PostgresStorage
+from hub.storage.sql.schema import MONTH_ANSWERS, MONTH_VALUE_COLUMNS
 from hub.storage.sqlite import SqliteStorage
 
 Row = tuple[Any, ...]
@@ -26,10 +27,12 @@ SHOWN = 10  # differences listed per table; the rest are counted
 
 # Per location and period: a rollup's rows, answers, and answers weighted by the other key columns.
 _REASON_SUMS = "count(*), sum(count), sum(count * length(reason)), sum(CASE WHEN polarity = 'negative' THEN count END)"
+_WEIGHTED = " + ".join(f"{k} * {v}" for k, v in enumerate(MONTH_VALUE_COLUMNS))  # answers x value
+_MONTH_SUMS = f"count(*), sum({MONTH_ANSWERS}), sum({_WEIGHTED}), sum(scale * ({MONTH_ANSWERS}))"
 FINGERPRINTS = {
     "rollup_day": ("day", "count(*), sum(count), sum(count * value), sum(count * scale)"),
     "rollup_hour": ("day", "count(*), sum(count), sum(count * value), sum(count * scale), sum(count * hour)"),
-    "rollup_month": ("month", "count(*), sum(count), sum(count * value), sum(count * scale)"),
+    "rollup_month": ("month", _MONTH_SUMS),
     "rollup_reason": ("day", _REASON_SUMS),
 }
 

@@ -21,6 +21,7 @@ from hub.storage.base import IncomingBatch, ScoreQuery, Storage
 from hub.storage.base_analytics import EventQuery, LocationChanges, LocationSpec, ReasonQuery, Selection
 from hub.storage.sql.analytics import truncate_region
 from hub.storage.sql.rollup_reads import day_filters, month_filters
+from hub.storage.sql.schema import MONTH_ANSWERS, MONTH_VALUE_COLUMNS
 from hub.storage.sqlite import SqliteStorage
 from hub.storage.sqlite.schema import MIGRATIONS
 from tests.hub.backends import raw
@@ -335,7 +336,7 @@ def test_scores_over_whole_months_match_the_daily_rollup(storage: Storage) -> No
     for day, value in ((date(2026, 1, 31), 0), (date(2026, 2, 1), 3), (date(2026, 2, 28), 2), (date(2026, 3, 1), 1)):
         for hour in (0, 23):  # local midnight and late evening: the local month, not the UTC one
             ingest(storage, "hel-1", [taps(datetime.combine(day, time(hour, 30)), value)])
-    assert raw(storage, "SELECT month, SUM(count) FROM rollup_month GROUP BY month ORDER BY month") == [
+    assert raw(storage, f"SELECT month, SUM({MONTH_ANSWERS}) FROM rollup_month GROUP BY month ORDER BY month") == [
         ("2026-01", 2), ("2026-02", 4), ("2026-03", 2),
     ]  # fmt: skip
     for start, end in ((date(2026, 1, 1), date(2026, 3, 31)), (date(2026, 1, 31), date(2026, 3, 1))):
@@ -359,8 +360,40 @@ def test_the_monthly_rollup_is_filled_from_the_daily_one_when_an_older_database_
     old.close()
     storage = SqliteStorage(path)
     try:
-        assert raw(storage, "SELECT month, value, count FROM rollup_month ORDER BY month") == [
-            ("2026-01", 3, 2), ("2026-02", 3, 6),
+        assert raw(storage, "SELECT month, scale, v0 + v1 + v2, v3 FROM rollup_month ORDER BY month") == [
+            ("2026-01", 4, 0, 2), ("2026-02", 4, 0, 6),
+        ]  # fmt: skip
+    finally:
+        storage.close()
+
+
+def test_the_monthly_rollup_gets_a_column_per_answer_value_when_an_older_database_is_opened(tmp_path: Path) -> None:
+    path = tmp_path / "hub.sqlite"
+    with sqlite3.connect(path) as old:  # a hub database from before migration 11: a row per answer value
+        migrate(old, MIGRATIONS[:10], "hub")
+        old.executemany(
+            "INSERT INTO rollup_month (location_id, question_id, month, scale, value, count) VALUES (?, ?, ?, ?, ?, ?)",
+            [("hel-1", "q", "2026-01", 4, 0, 2), ("hel-1", "q", "2026-01", 4, 3, 5),
+             ("hel-1", "nps", "2026-01", 11, 10, 7), ("hel-1", "nps", "2026-01", 11, 0, 1),
+             ("tyo-1", "q", "2026-02", 4, 1, 4)],
+        )  # fmt: skip
+        old.executemany(
+            "INSERT INTO locations (location_id, timezone, timezone_source, created_at) VALUES (?, ?, 'events', ?)",
+            [("hel-1", "Europe/Helsinki", "2026-01-01T00:00:00Z"), ("tyo-1", "Asia/Tokyo", "2026-01-01T00:00:00Z")],
+        )
+    old.close()
+    storage = SqliteStorage(path)
+    try:
+        rows = raw(storage, f"SELECT location_id, question_id, month, scale, {', '.join(MONTH_VALUE_COLUMNS)} "
+                            "FROM rollup_month ORDER BY location_id, question_id")  # fmt: skip
+        assert rows == [
+            ("hel-1", "nps", "2026-01", 11, 1, *[0] * 9, 7),
+            ("hel-1", "q", "2026-01", 4, 2, 0, 0, 5, *[0] * 7),
+            ("tyo-1", "q", "2026-02", 4, 0, 4, *[0] * 9),
+        ]
+        monthly = storage.score_counts(ScoreQuery(date(2026, 1, 1), date(2026, 2, 28), group_by="location"))
+        assert [(r.keys["location_id"], r.question_id, r.counts) for r in monthly] == [
+            ("hel-1", "nps", [1, *[0] * 9, 7]), ("hel-1", "q", [2, 0, 0, 5]), ("tyo-1", "q", [0, 4, 0, 0]),
         ]  # fmt: skip
     finally:
         storage.close()

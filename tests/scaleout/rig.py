@@ -28,6 +28,7 @@ from pgcluster import PgCluster
 from edge_agent.protocol import subscription
 from hub.broker import MosquittoConfig, find_mosquitto
 from hub.broker.ports import port_open
+from hub.storage.sql.schema import MONTH_ANSWERS
 from tests.netns import NetnsRig
 from tests.support import Agent, Hub, wait_until, write_device_config
 
@@ -260,8 +261,8 @@ def rollup_totals(worker: Worker) -> Counter[str]:
     """Counted events per table: events (misuse excluded) and the sum of each rollup's counts."""
     totals: Counter[str] = Counter()
     totals["events"] = int(worker.sql("SELECT COUNT(*) FROM events WHERE misuse = 0")[0][0])
-    for table in ("rollup_day", "rollup_hour", "rollup_month"):
-        totals[table] = int(worker.sql(f"SELECT COALESCE(SUM(count), 0) FROM {table}")[0][0])
+    for table, answers in (("rollup_day", "count"), ("rollup_hour", "count"), ("rollup_month", MONTH_ANSWERS)):
+        totals[table] = int(worker.sql(f"SELECT COALESCE(SUM({answers}), 0) FROM {table}")[0][0])
     return totals
 
 

@@ -6,10 +6,10 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from edge_agent.protocol import ID_PATTERN
 from hub.api.deps import ScopeDep, StorageDep, service_errors
+from hub.api.responses import FastJSONResponse
 from hub.services.analytics_scores import ScoreRequest, score_report
 from hub.storage.base import GroupBy
 
@@ -25,7 +25,7 @@ GROUP_BY_HELP = (
 @router.get(
     "/scores",
     summary="Scores grouped by location, region, local day, local hour, weekday x hour or all",
-    response_class=JSONResponse,
+    response_class=FastJSONResponse,
 )
 def scores(
     storage: StorageDep,
@@ -45,14 +45,14 @@ def scores(
         Literal["previous_period"] | None,
         Query(description="add previous, delta and significant (95%) against the equally long period before"),
     ] = None,
-) -> JSONResponse:
+) -> FastJSONResponse:
     """Each row: its keys, ``question_id``, ``scale`` and the shared score module's fields.
 
     Days are each location's own local calendar days. Misuse-flagged answers are excluded.
     An analyst token limited to a region sees only that region's locations.
     """
-    # The body is plain JSON types already: serialised as it is, without FastAPI's generic encoder walking
-    # every value of a thousand-row report (it cost more than the query).
+    # The body is plain JSON types already: serialised as it is, in Rust, without FastAPI's generic encoder
+    # walking every value of a thousand-row report (it cost more than the query).
     request = ScoreRequest(start, end, group_by, location, region, question, region_level, compare is not None)
     with service_errors():
-        return JSONResponse(score_report(storage, scope, request))
+        return FastJSONResponse(score_report(storage, scope, request))

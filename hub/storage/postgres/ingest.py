@@ -32,9 +32,11 @@ from hub.storage.postgres.incoming import EventWriter
 from hub.storage.sql.db import Conn
 from hub.storage.sql.ingest import IngestRun, Rollup, existing_ids, plain, sort_out
 from hub.storage.sql.rows import E_ID, ID, BatchRows, batch_rows, columns
+from hub.storage.sql.schema import MONTH_VALUE_COLUMNS
 from hub.storage.sql.screen import Screen
 
-_ARRAY_TYPES = {"hour": "int", "scale": "int", "value": "int", "count": "int"}  # the rest are text
+_INTEGERS = ("hour", "scale", "value", "count", *MONTH_VALUE_COLUMNS)
+_ARRAY_TYPES = dict.fromkeys(_INTEGERS, "int")  # the rest are text
 _UPSERTS: dict[str, str] = {}
 
 

@@ -44,6 +44,10 @@ def migrate(raw: psycopg.Connection[Any]) -> list[int]:
                 (step.version, step.description, format_ts(datetime.now(UTC))),
             )
             applied.append(step.version)
+        if applied:
+            # A table a step created or rebuilt (step 11's rollup_month) has no planner statistics until
+            # autovacuum gets to it: a fleet's read of it would be planned as if it held one row.
+            raw.execute("ANALYZE")
     return applied
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import compress, groupby
 from operator import itemgetter
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge_agent.protocol import Ack, Event, Rejection, format_ts, topic
@@ -46,6 +47,7 @@ from hub.storage.sql.rows import (
     Columns,
     Row,
 )
+from hub.storage.sql.schema import MONTH_VALUE_COLUMNS
 from hub.storage.sql.screen import Screen
 
 DayKey = tuple[str, str, str, int, int]  # (location, question, day, scale, value)
@@ -56,21 +58,26 @@ ReasonKey = tuple[str, str, str, str, str]  # (location, question, day, polarity
 
 @dataclass(frozen=True)
 class Rollup:
-    """A rollup table: the columns of its keys (as :class:`IngestRun` counts them), then ``count``."""
+    """A rollup table: the columns of its keys (as :class:`IngestRun` counts them), then its counts.
+
+    ``counts`` is ``count`` alone, or one column per answer value (the monthly rollup, :func:`by_value`).
+    """
 
     table: str
     columns: tuple[str, ...]
     key: tuple[str, ...]  # its primary key, the conflict target
+    counts: tuple[str, ...] = ("count",)
 
     @property
     def names(self) -> tuple[str, ...]:
-        return (*self.columns, "count")
+        return (*self.columns, *self.counts)
 
     @property
     def add(self) -> str:
-        """The clause that adds a row's count to the stored row of the same key."""
+        """The clause that adds a row's counts to the stored row of the same key."""
         keys = ", ".join(self.key)
-        return f"ON CONFLICT ({keys}) DO UPDATE SET count = {self.table}.count + excluded.count"
+        added = ", ".join(f"{c} = {self.table}.{c} + excluded.{c}" for c in self.counts)
+        return f"ON CONFLICT ({keys}) DO UPDATE SET {added}"
 
     @property
     def sql(self) -> str:
@@ -83,8 +90,8 @@ DAY = Rollup("rollup_day", ("location_id", "question_id", "day", "scale", "value
              ("location_id", "day", "question_id", "scale", "value"))  # fmt: skip
 HOUR = Rollup("rollup_hour", ("location_id", "question_id", "day", "hour", "scale", "value"),
               ("location_id", "day", "hour", "question_id", "scale", "value"))  # fmt: skip
-MONTH = Rollup("rollup_month", ("location_id", "question_id", "month", "scale", "value"),
-               ("location_id", "month", "question_id", "scale", "value"))  # fmt: skip
+MONTH = Rollup("rollup_month", ("location_id", "question_id", "month", "scale"),
+               ("location_id", "month", "question_id", "scale"), MONTH_VALUE_COLUMNS)  # fmt: skip
 REASON = Rollup("rollup_reason", ("location_id", "question_id", "day", "polarity", "reason"),
                 ("location_id", "day", "question_id", "polarity", "reason"))  # fmt: skip
 ROLLUP_DAY, ROLLUP_HOUR, ROLLUP_MONTH, ROLLUP_REASON = DAY.sql, HOUR.sql, MONTH.sql, REASON.sql
@@ -105,6 +112,25 @@ DEVICE_STATUS = """INSERT INTO devices (device_id, location_id, first_seen, last
              last_sync = coalesce(excluded.last_sync, devices.last_sync),
              clock_ok = coalesce(excluded.clock_ok, devices.clock_ok),
              held = coalesce(excluded.held, devices.held), status_at = excluded.status_at"""
+
+
+def by_key(counts: Counter[Any]) -> list[Row]:
+    """Counts per key as rollup rows (the key, then ``count``), sorted by key."""
+    return [(*key, n) for key, n in sorted(counts.items())]
+
+
+def by_value(counts: Counter[MonthKey]) -> list[Row]:
+    """Counts per (location, question, month, scale, value) as monthly rollup rows: the key, then a count
+    per answer value (``v0`` .. ``v10``), sorted by key."""
+    pivoted: dict[tuple[str, str, str, int], list[int]] = {}
+    width = len(MONTH_VALUE_COLUMNS)
+    for (location, question, month, scale, value), n in counts.items():
+        key = (location, question, month, scale)
+        row = pivoted.get(key)
+        if row is None:
+            row = pivoted[key] = [0] * width
+        row[value] += n
+    return [(*key, *pivoted[key]) for key in sorted(pivoted)]
 
 
 def chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
@@ -270,8 +296,8 @@ class IngestRun:
 
     def rollup_rows(self) -> list[tuple[Rollup, list[Row]]]:
         """Each rollup table's rows to add, sorted by key: every worker takes the rows' locks in one order."""
-        counted = ((DAY, self.days), (HOUR, self.hours), (MONTH, self.months), (REASON, self.reasons))
-        return [(rollup, [(*k, n) for k, n in sorted(counts.items())]) for rollup, counts in counted]
+        return [(DAY, by_key(self.days)), (HOUR, by_key(self.hours)), (MONTH, by_value(self.months)),
+                (REASON, by_key(self.reasons))]  # fmt: skip
 
     def _write_rollups(self, conn: Conn) -> None:
         for rollup, rows in self.rollup_rows():

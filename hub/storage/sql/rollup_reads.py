@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from edge_agent.protocol import SCALES
+from hub.storage.sql.schema import MONTH_VALUE_COLUMNS
+
+MONTH_TABLE = "rollup_month"  # one row per location x month x question x scale, a column per answer value
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ def _days(first: date, last: date, sign: int = 1) -> DayFilter:
 
 
 def _months(first: date, last: date) -> DayFilter:
-    return DayFilter("r.month BETWEEN ? AND ?", (first.isoformat()[:7], last.isoformat()[:7]), table="rollup_month")
+    return DayFilter("r.month BETWEEN ? AND ?", (first.isoformat()[:7], last.isoformat()[:7]), table=MONTH_TABLE)
 
 
 def _month_bounds(day: date) -> tuple[date, date]:
@@ -90,15 +93,15 @@ def month_filters(start: date, end: date) -> list[DayFilter]:
 
 def _merge_months(filters: list[DayFilter]) -> list[DayFilter]:
     """Adjacent month parts as one ``BETWEEN`` (an edge month read whole next to the whole months)."""
-    months = sorted(f.params for f in filters if f.table == "rollup_month")
+    months = sorted(f.params for f in filters if f.table == MONTH_TABLE)
     merged: list[list[str]] = []
     for low, high in months:
         if merged and _next_month(merged[-1][1]) == low:
             merged[-1][1] = high
         else:
             merged.append([low, high])
-    others = [f for f in filters if f.table != "rollup_month"]
-    return [DayFilter("r.month BETWEEN ? AND ?", (low, high), table="rollup_month") for low, high in merged] + others
+    others = [f for f in filters if f.table != MONTH_TABLE]
+    return [DayFilter("r.month BETWEEN ? AND ?", (low, high), table=MONTH_TABLE) for low, high in merged] + others
 
 
 def _next_month(month: str) -> str:
@@ -172,22 +175,29 @@ def rollup_sql(read: RollupRead, filters: Sequence[DayFilter]) -> tuple[str, lis
     return f"SELECT {columns}, SUM(n) FROM ({union}) AS parts GROUP BY {columns} HAVING SUM(n) > 0", params
 
 
-# The (question, scale) pairs ever answered, from the partial index rollup_month_pairs (schema step 10):
+# The (question, scale) pairs ever answered, from the partial index rollup_month_pairs (schema step 11):
 # one seek per question (skipping through the index) and one per scale it might have, never a scan. Each
 # seek is a min() over an index range, which both planners read as one index probe; PostgreSQL turns an
 # EXISTS into a semi-join over the whole index, and a LIMIT 1 into a sequential scan when one question has it all.
 _SCALE_ROWS = " UNION ALL ".join(f"SELECT {int(scale)} AS scale" for scale in SCALES)
 ANSWER_PAIRS_SQL = f"""WITH RECURSIVE q(id) AS (
-  SELECT min(m.question_id) FROM rollup_month AS m WHERE m.value >= 0
+  SELECT min(m.question_id) FROM rollup_month AS m WHERE m.scale > 0
   UNION ALL
-  SELECT (SELECT min(m.question_id) FROM rollup_month AS m WHERE m.question_id > q.id AND m.value >= 0)
+  SELECT (SELECT min(m.question_id) FROM rollup_month AS m WHERE m.question_id > q.id AND m.scale > 0)
   FROM q WHERE q.id IS NOT NULL
 )
 SELECT q.id, s.scale FROM q CROSS JOIN ({_SCALE_ROWS}) AS s
 WHERE q.id IS NOT NULL AND s.scale = (
-  SELECT min(m.scale) FROM rollup_month AS m WHERE m.question_id = q.id AND m.scale >= s.scale AND m.value >= 0
+  SELECT min(m.scale) FROM rollup_month AS m WHERE m.question_id = q.id AND m.scale >= s.scale AND m.scale > 0
 )
 ORDER BY q.id, s.scale"""
+
+
+def _value_sum(days: DayFilter, value: int) -> str:
+    """The answers of one value: the monthly rollup's own column for it, else the rows of that value."""
+    if days.table == MONTH_TABLE:
+        return f"SUM(r.{MONTH_VALUE_COLUMNS[value]})"
+    return f"SUM(CASE WHEN r.value = {value} THEN r.count ELSE 0 END)"
 
 
 def pivot_sql(
@@ -215,10 +225,7 @@ def pivot_sql(
             fixed = [str(int(k)) for k in days.keys]  # weekday numbers: integers, inlined
             named = [f"{expr} AS {name}" for expr, name in zip([*fixed, *read.key_exprs], keys, strict=True)]
             sign = "" if days.sign == 1 else "-"
-            values = [
-                f"{sign}SUM(CASE WHEN r.value = {k} THEN r.count ELSE 0 END) AS v{k}" if k < scale else f"0 AS v{k}"
-                for k in range(width)
-            ]
+            values = [f"{sign}{_value_sum(days, k)} AS v{k}" if k < scale else f"0 AS v{k}" for k in range(width)]
             selected = ", ".join([*named, f"{number} AS p", *values])
             parts.append(_part_sql(pair, days, read.key_exprs, selected))
             params += [*pair.selection_params, *days.params, *pair.extra.values()]

@@ -61,7 +61,7 @@ def cells_per_location_day() -> dict[str, float]:
     return {
         "rollup_day": filled(TAPS_PER_DAY),
         "rollup_hour": sum(filled(rate) for rate in hourly),
-        "rollup_month": filled(TAPS_PER_DAY * 30) / 30,
+        "rollup_month": 1 / 30,  # one row per month (and question): a column per answer value
         "rollup_reason": len(REASONS) * (1 - math.exp(-reasons_rate)),
     }
 
