@@ -21,7 +21,7 @@ from edge_agent.protocol import Event
 from hub.storage.base import IncomingBatch, ScoreQuery
 from hub.storage.postgres import PostgresStorage
 from hub.storage.postgres.leader import PgAdvisoryLeader
-from hub.storage.sql.schema import STEPS
+from hub.storage.sql.schema import STEPS, render
 from tests.hub.backends import raw
 
 RECEIVED = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -178,3 +178,35 @@ def test_one_leader_at_a_time_and_a_lost_session_loses_the_lock(pg_url: str) -> 
     finally:
         for leader in (first, second, other):
             leader.release()
+
+
+def test_the_monthly_rollup_rebuilt_by_step_11_is_analyzed_for_the_planner(pg_url: str) -> None:
+    """A database at step 10 (a rollup_month row per answer value) opened by this release: its rows get a
+    column per value, and the rebuilt table has planner statistics at once (not a one-row guess)."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+            "applied_at TEXT NOT NULL)"
+        )
+        for step in STEPS[:10]:
+            for sql in step.statements:
+                conn.execute(render(sql, "postgresql").encode())
+            conn.execute("INSERT INTO schema_version VALUES (%s, %s, 'then')", (step.version, step.description))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO rollup_month (location_id, question_id, month, scale, value, count) "
+                "VALUES (%s, 'q1', %s, 4, %s, %s)",
+                [(f"loc-{n:03d}", f"2026-{m:02d}", v, n + v) for n in range(200) for m in (1, 2) for v in (0, 3)],
+            )
+    storage = PostgresStorage(pg_url)
+    try:
+        assert raw(storage, "SELECT count(*), sum(v0), sum(v3), sum(v1 + v2) FROM rollup_month") == [
+            (400, sum(range(200)) * 2, sum(n + 3 for n in range(200)) * 2, 0)
+        ]
+        analyzed = raw(
+            storage, "SELECT c.reltuples, s.last_analyze IS NOT NULL FROM pg_class AS c "
+            "JOIN pg_stat_user_tables AS s ON s.relid = c.oid WHERE c.relname = 'rollup_month'"
+        )  # fmt: skip
+        assert analyzed == [(400.0, True)]
+    finally:
+        storage.close()
