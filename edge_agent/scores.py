@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import mul
 from statistics import NormalDist
 from typing import Literal
 
@@ -180,14 +181,22 @@ class Score:
         return out
 
 
-def _happy_index(counts: Sequence[int], n: int, scale: int) -> tuple[float, tuple[float, float] | None]:
-    """Mean answer rescaled to 0..100, with a t interval (honest at the small n a kiosk sees)."""
+# Per scale: each answer value and its square, to weight the counts with (summed in C by map).
+_WEIGHTS = {scale: (tuple(range(scale)), tuple(v * v for v in range(scale))) for scale in SCALES}
+
+
+def _happy_index(counts: list[int], n: int, scale: int) -> tuple[float, tuple[float, float] | None]:
+    """Mean answer rescaled to 0..100, with a t interval (honest at the small n a kiosk sees).
+
+    The sums of v * c and v * v * c are exact integers: the variance comes from them in one pass, rounded once.
+    """
     k = 100 / (scale - 1)
-    mean = sum(v * c for v, c in enumerate(counts)) / n
-    index = mean * k
+    values, squares = _WEIGHTS[scale]
+    total = sum(map(mul, counts, values))
+    index = total / n * k
     if n < 2:
         return index, None
-    s = math.sqrt(sum(c * (v - mean) ** 2 for v, c in enumerate(counts)) / (n - 1))
+    s = math.sqrt((n * sum(map(mul, counts, squares)) - total * total) / (n * (n - 1)))
     if s == 0:
         return index, (index, index)
     half = _t975(n - 1) * s / math.sqrt(n) * k
@@ -212,11 +221,11 @@ def score(counts: Sequence[int], scale: int) -> Score:
     """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale}")
-    if len(counts) != scale:
-        raise ValueError(f"expected {scale} counts, got {len(counts)}")
-    if any(c < 0 for c in counts):
-        raise ValueError("counts must not be negative")
     values = list(counts)
+    if len(values) != scale:
+        raise ValueError(f"expected {scale} counts, got {len(values)}")
+    if min(values) < 0:
+        raise ValueError("counts must not be negative")
     n = sum(values)
     small = n < SMALL_SAMPLE_N
     if n == 0:

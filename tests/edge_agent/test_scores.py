@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from statistics import NormalDist
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -270,3 +272,91 @@ def test_metrics_lie_within_their_intervals(case: tuple[list[int], int]) -> None
         assert -100.0 <= s.nps_ci[0] <= s.nps_ci[1] <= 100.0
         assert s.nps == pytest.approx(s.pct_positive - s.pct_negative)
     assert score(merge_counts(counts, counts), scale).happy_index == pytest.approx(s.happy_index)
+
+
+# --- score() against the straightforward two-pass computation ----------------------
+
+
+def _reference(counts: list[int], scale: int) -> dict[str, Any]:
+    """score(counts, scale)'s fields computed plainly: two-pass mean and variance, max and min for the clamps."""
+    n, nps_scale = sum(counts), scale == 11
+    out: dict[str, Any] = {"question_scale": scale, "n": n, "counts": list(counts)}
+    if n == 0:
+        names = ["happy_index", "happy_index_ci", "pct_positive", "pct_positive_ci", "pct_negative", "nps", "nps_ci"]
+        return out | dict.fromkeys(names) | {"small_sample": True}
+    k = 100 / (scale - 1)
+    mean = sum(v * c for v, c in enumerate(counts)) / n
+    index = mean * k
+    index_ci = None
+    if n >= 2:
+        s = math.sqrt(sum(c * (v - mean) ** 2 for v, c in enumerate(counts)) / (n - 1))
+        half = t_quantile(0.975, n - 1) * s / math.sqrt(n) * k
+        index_ci = (index, index) if s == 0 else (max(0.0, index - half), min(100.0, index + half))
+    positive = sum(counts[scale - 2 :])
+    negative = sum(counts[:7]) if nps_scale else counts[0] + counts[1]
+    p, z2 = positive / n, Z95 * Z95
+    denom = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = Z95 / denom * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    low = 0.0 if positive == 0 else max(0.0, centre - half)
+    high = 1.0 if positive == n else min(1.0, centre + half)
+    nps = nps_ci = None
+    if nps_scale:
+        n_adj = n + 3
+        pa, da = (positive + 0.75) / n_adj, (negative + 0.75) / n_adj
+        half = Z95 * math.sqrt(max(0.0, pa + da - (pa - da) ** 2) / n_adj)
+        nps = (positive - negative) / n * 100
+        nps_ci = (max(-100.0, (pa - da - half) * 100), min(100.0, (pa - da + half) * 100))
+    return out | {
+        "happy_index": index,
+        "happy_index_ci": index_ci,
+        "pct_positive": positive / n * 100,
+        "pct_positive_ci": (low * 100, high * 100),
+        "pct_negative": negative / n * 100,
+        "nps": nps,
+        "nps_ci": nps_ci,
+        "small_sample": n < SMALL_SAMPLE_N,
+    }
+
+
+def _reference_dict(fields: dict[str, Any]) -> dict[str, object]:
+    """as_dict() computed plainly, with round()."""
+
+    def r(value: Any) -> Any:
+        return None if value is None else round(value, 2) if isinstance(value, float) else [r(v) for v in value]
+
+    names = ["n", "counts", "happy_index", "happy_index_ci", "pct_positive", "pct_positive_ci", "pct_negative"]
+    out: dict[str, Any] = {"scale": fields["question_scale"]} | {name: fields[name] for name in names[:2]}
+    out |= {name: r(fields[name]) for name in names[2:]} | {"small_sample": fields["small_sample"]}
+    return out | ({"nps": r(fields["nps"]), "nps_ci": r(fields["nps_ci"])} if fields["question_scale"] == 11 else {})
+
+
+def _count_vectors(scale: int, rng: random.Random) -> list[list[int]]:
+    """Empty, one answer, all in one value, two values only, and random counts from a few to tens of millions."""
+    one_hot = [[size if v == at else 0 for v in range(scale)] for at in range(scale) for size in (1, 2, 29, 30, 10**6)]
+    cases = [[0] * scale, *one_hot]
+    for _ in range(300):
+        pair = rng.sample(range(scale), 2)
+        cases.append([rng.randint(1, 50) if v in pair else 0 for v in range(scale)])
+    for top in (1, 3, 10, 40, 300, 10**4, 10**6, 3 * 10**7):
+        for _ in range(400):
+            cases.append([rng.randint(0, top) if rng.random() < 0.8 else 0 for _ in range(scale)])
+    for _ in range(300):  # millions of answers piled on one value, a few on the rest
+        counts = [rng.randint(0, 20) for _ in range(scale)]
+        counts[rng.randrange(scale)] = rng.randint(10**6, 10**8)
+        cases.append(counts)
+    return cases
+
+
+@pytest.mark.parametrize("scale", [4, 5, 11])
+def test_score_matches_the_plain_computation(scale: int) -> None:
+    for counts in _count_vectors(scale, random.Random(scale)):
+        found, expected = score(counts, scale), _reference(counts, scale)
+        # One-pass exact sums round the variance once, the two-pass float sum several times: the raw
+        # interval may differ in its last bits, never after rounding to 2 decimals. The rest is bit for bit.
+        raw = vars(found) | {"happy_index_ci": None}
+        assert repr(raw) == repr(expected | {"happy_index_ci": None}), counts
+        if expected["happy_index_ci"] is not None:
+            assert found.happy_index_ci == pytest.approx(expected["happy_index_ci"], rel=1e-13, abs=1e-13), counts
+        # json.dumps, so -0.0 against 0.0 or 1 against 1.0 would count as a difference too
+        assert json.dumps(found.as_dict()) == json.dumps(_reference_dict(expected)), counts
