@@ -26,6 +26,7 @@ APP_ROLE = "touchpoint"
 OS_USER = "postgres"  # the OS user the server runs as when we are root
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 START_TIMEOUT_S = 60
+PORT_ATTEMPTS = 5
 
 
 class PgMissing(RuntimeError):
@@ -79,6 +80,7 @@ class PgCluster:
     ) -> None:
         self.datadir = Path(datadir).absolute()
         self.port = port if port is not None else free_port()
+        self._port_chosen = port is None  # ours to change if another process binds it before the server does
         self.host = host
         self.command_prefix = list(command_prefix)
         self.bin = find_pg_bin()
@@ -96,6 +98,33 @@ class PgCluster:
             self._initdb()
         self._socket_dir = Path(tempfile.mkdtemp(prefix="tp-pg-sock-"))  # short: socket paths max 107 bytes
         self._hand_over(self._socket_dir)
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            logged = self.log_path.stat().st_size if self.log_path.exists() else 0
+            result = self._pg_ctl_start()
+            if result.returncode == 0:
+                break
+            lost_port = "Address already in use" in self._log_since(logged)
+            if not (lost_port and self._port_chosen and attempt < PORT_ATTEMPTS):
+                self._remove_socket_dir()
+                raise PgError(
+                    f"PostgreSQL did not start on {self.host}:{self.port} (pg_ctl exit {result.returncode}):\n"
+                    f"{result.stdout}{result.stderr}\n--- {self.log_path} (last lines) ---\n{_tail(self.log_path)}"
+                )
+            # The free port we chose was bound by someone else meanwhile (an outgoing connection's ephemeral
+            # port, another test's server): choose again.
+            self.port = free_port()
+        atexit.register(self.stop)
+
+    def _log_since(self, offset: int) -> str:
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(offset)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
+        assert self._socket_dir is not None
         options = " ".join(
             [
                 f"-p {self.port}",
@@ -109,16 +138,9 @@ class PgCluster:
             ]
         )
         wait = ["-w", "-t", str(START_TIMEOUT_S)]
-        result = self._run_as_server_user(
+        return self._run_as_server_user(
             ["pg_ctl", "-D", str(self.datadir), "-l", str(self.log_path), "-o", options, *wait, "start"]
         )
-        if result.returncode != 0:
-            self._remove_socket_dir()
-            raise PgError(
-                f"PostgreSQL did not start on {self.host}:{self.port} (pg_ctl exit {result.returncode}):\n"
-                f"{result.stdout}{result.stderr}\n--- {self.log_path} (last lines) ---\n{_tail(self.log_path)}"
-            )
-        atexit.register(self.stop)
 
     def stop(self) -> None:
         """Fast shutdown (open connections are cut); does nothing when the server is not running."""

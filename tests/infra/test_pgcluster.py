@@ -60,6 +60,22 @@ def test_a_failed_start_shows_the_server_log(pg_datadir: Path) -> None:
             cluster.start()
 
 
+def test_a_chosen_port_bound_by_someone_else_before_the_start_is_chosen_again(pg_datadir: Path) -> None:
+    """The free port picked at construction can be taken before pg_ctl binds it (an outgoing connection's
+    ephemeral port, another server): the cluster picks another instead of failing."""
+    cluster = PgCluster(pg_datadir)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", cluster.port))
+        taken.listen()
+        cluster.start()
+        try:
+            assert cluster.port != taken.getsockname()[1]
+            with psycopg.connect(cluster.create_database("app")) as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+        finally:
+            cluster.stop()
+
+
 def test_bad_database_names_are_refused_before_reaching_sql(pg_cluster: PgCluster) -> None:
     with pytest.raises(ValueError, match="database name 'x; DROP"):
         pg_cluster.create_database("x; DROP DATABASE postgres")
