@@ -210,3 +210,12 @@ def test_the_monthly_rollup_rebuilt_by_step_11_is_analyzed_for_the_planner(pg_ur
         assert analyzed == [(400.0, True)]
     finally:
         storage.close()
+
+
+def test_the_hubs_sessions_plan_serially_and_keep_their_keepalives(pg_url: str) -> None:
+    storage = PostgresStorage(pg_url)
+    try:
+        assert raw(storage, "SHOW max_parallel_workers_per_gather") == [("0",)]
+        assert raw(storage, "SHOW tcp_keepalives_idle") == [("5",)]
+    finally:
+        storage.close()
