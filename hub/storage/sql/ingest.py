@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import compress, groupby
@@ -27,7 +27,7 @@ from edge_agent.protocol import Ack, Event, Rejection, format_ts, topic
 from edge_agent.scores import polarity
 from hub.localtime import zone
 from hub.storage.base import DeadLetter, IncomingBatch, IngestResult, StatusUpdate
-from hub.storage.sql.db import Conn
+from hub.storage.sql.db import Conn, rows_in
 from hub.storage.sql.rows import (
     BATCH_COLUMNS,
     CLOCK_OK,
@@ -133,18 +133,9 @@ def by_value(counts: Counter[MonthKey]) -> list[Row]:
     return [(*key, *pivoted[key]) for key in sorted(pivoted)]
 
 
-def chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def existing_ids(conn: Conn, ids: Sequence[str]) -> set[str]:
     """Which of ``ids`` are stored in events already."""
-    found: set[str] = set()
-    for chunk in chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        found.update(r[0] for r in conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk).fetchall())
-    return found
+    return {row[0] for row in rows_in(conn, "SELECT id FROM events WHERE id IN ({marks})", ids)}
 
 
 def plain(cols: Columns, taken: set[str], held: Screen, device_id: str) -> bool:

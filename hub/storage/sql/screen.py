@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -12,18 +11,13 @@ from edge_agent.protocol import Event, format_ts
 from hub.domain.quarantine import FUTURE_TOLERANCE, verdict
 from hub.localtime import local_day_hour
 from hub.storage.base import IncomingBatch
-from hub.storage.sql.db import Conn
+from hub.storage.sql.db import Conn, rows_in
 
 _COLUMNS = (
     "id, device_id, location_id, seq, ts, claimed_day, claimed_hour, tz, clock_ok, question_id, scale, value, "
     "reason, source, misuse, survey_version, boot_id, mono_ms, batch_id, received_at, cause, detail"
 )
 _INSERT = f"INSERT INTO quarantine ({_COLUMNS}) VALUES ({','.join('?' * 22)}) ON CONFLICT (id) DO NOTHING"
-
-
-def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _parse(stamp: str) -> datetime | None:
@@ -49,21 +43,17 @@ class Screen:
             return screen
         if conn.execute("SELECT max(pk) FROM quarantine").fetchone()[0] is not None:  # O(1); usually empty
             ids = [e.id for b in batches for e in b.events]
-            for chunk in _chunks(ids):
-                sql = f"SELECT id FROM quarantine WHERE id IN ({','.join('?' * len(chunk))})"
-                screen.known.update(r[0] for r in conn.execute(sql, chunk))
+            screen.known.update(r[0] for r in rows_in(conn, "SELECT id FROM quarantine WHERE id IN ({marks})", ids))
         devices = sorted({b.device_id for b in batches})
-        for chunk in _chunks(devices):
-            marks = ",".join("?" * len(chunk))
-            sql = (
-                "SELECT a.username, a.created_at, d.first_seen FROM broker_accounts AS a "
-                "LEFT JOIN devices AS d ON d.device_id = a.username "
-                f"WHERE a.role = 'device' AND a.username IN ({marks})"
-            )
-            for username, created, first_seen in conn.execute(sql, chunk):
-                stamps = [t for t in (_parse(str(created)), _parse(str(first_seen or ""))) if t is not None]
-                if stamps:
-                    screen.provisioned[str(username)] = min(stamps)
+        accounts = (
+            "SELECT a.username, a.created_at, d.first_seen FROM broker_accounts AS a "
+            "LEFT JOIN devices AS d ON d.device_id = a.username "
+            "WHERE a.role = 'device' AND a.username IN ({marks})"
+        )
+        for username, created, first_seen in rows_in(conn, accounts, devices):
+            stamps = [t for t in (_parse(str(created)), _parse(str(first_seen or ""))) if t is not None]
+            if stamps:
+                screen.provisioned[str(username)] = min(stamps)
         return screen
 
     def trusted_span(self, device_id: str) -> tuple[datetime, datetime]:
