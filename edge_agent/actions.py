@@ -17,11 +17,11 @@ import msgspec
 
 from edge_agent import clock
 from edge_agent.protocol import Action, Invalid, convert, describe_error, format_ts
+from edge_agent.sync_state import PENDING, REJECTED, SYNCED
 
 if TYPE_CHECKING:
     from edge_agent.store import DeviceStore
 
-PENDING, SYNCED, REJECTED = 0, 1, 2  # as for events
 _COLUMNS = "id, location_id, text, texts, reason, started_on, ended_on, logged_by, created_at"
 _TEXTS = msgspec.json.Encoder()
 _TEXTS_DECODER = msgspec.json.Decoder(dict[str, str])

@@ -19,11 +19,11 @@ import msgspec
 
 from edge_agent import clock
 from edge_agent.protocol import AlertNote, Invalid, PushedAlert, convert, describe_error, format_ts
+from edge_agent.sync_state import PENDING, REJECTED, SYNCED
 
 if TYPE_CHECKING:
     from edge_agent.store import DeviceStore
 
-PENDING, SYNCED, REJECTED = 0, 1, 2  # as for events and actions
 _ENCODER = msgspec.json.Encoder()
 _ALERT = msgspec.json.Decoder(PushedAlert)
 _NOTE_COLUMNS = "id, alert_id, kind, text, author, created_at"

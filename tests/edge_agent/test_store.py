@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 from edge_agent import clock
 from edge_agent.migrate import Migration, SchemaTooNewError, current_version, migrate
 from edge_agent.protocol import Event, convert, format_ts
-from edge_agent.store import MIGRATIONS, PENDING, REJECTED, SYNCED, DeviceStore, StoreError, SyncCounts
+from edge_agent.store import DeviceStore, StoreError, SyncCounts
+from edge_agent.store_schema import MIGRATIONS
+from edge_agent.sync_state import PENDING, REJECTED, SYNCED
 
 HELSINKI = "Europe/Helsinki"
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
