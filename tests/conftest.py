@@ -12,7 +12,7 @@ from edge_agent import clock
 from hub.broker import MosquittoBroker, MosquittoConfig, find_mosquitto, free_port
 from tests.support import Agent, Hub, write_device_config
 
-pytest_plugins = ["tests.pg_fixtures", "tests.netns"]
+pytest_plugins = ["tests.pg_fixtures", "tests.netns", "tests.integration.hq_rig"]
 
 # Taps recorded in this process vouch for the clock, as tests.support.ENV does for the processes the tests
 # start: CI containers often report an unsynchronised kernel clock, and the hub quarantines such taps.
