@@ -41,15 +41,21 @@ def test_csv_export_escapes_formulas_and_has_every_event_of_the_local_days(hq: H
     assert days == sorted(days)  # by local day, then location
 
 
-def test_json_pages_cover_the_range_exactly_once(hq: HQ) -> None:
-    span = {"from": "2026-03-02", "to": "2026-03-15"}
+def page_ids(hq: HQ, span: dict[str, str], limit: int, pause_s: float = 0.0) -> list[str]:
+    """The event ids of every JSON page of ``span``, following ``next_cursor``; ``pause_s`` between pages."""
     ids: list[str] = []
     cursor = None
     while True:
-        page = hq.call("/api/v1/events", limit=7, **span, **({"cursor": cursor} if cursor else {})).json()
+        page = hq.call("/api/v1/events", limit=limit, **span, **({"cursor": cursor} if cursor else {})).json()
         ids += [r["id"] for r in page["rows"]]
         if (cursor := page["next_cursor"]) is None:
-            break
+            return ids
+        time.sleep(pause_s)
+
+
+def test_json_pages_cover_the_range_exactly_once(hq: HQ) -> None:
+    span = {"from": "2026-03-02", "to": "2026-03-15"}
+    ids = page_ids(hq, span, limit=7)
     in_range = [t for t in TAPS if PREVIOUS[0] <= t.local.date() <= CURRENT[1]]
     assert len(ids) == len(set(ids)) == len(in_range)
     expected_ids = {
@@ -73,14 +79,7 @@ def test_json_pagination_while_a_device_is_still_syncing(hq: HQ) -> None:
     try:
         wait_until(lambda: at_hub() >= 100, 30, "the first taps to reach the hub")
         before = at_hub()
-        ids: list[str] = []
-        cursor = None
-        while True:
-            page = hq.call("/api/v1/events", limit=50, **span, **({"cursor": cursor} if cursor else {})).json()
-            ids += [r["id"] for r in page["rows"]]
-            if (cursor := page["next_cursor"]) is None:
-                break
-            time.sleep(0.02)
+        ids = page_ids(hq, span, limit=50, pause_s=0.02)
         during = at_hub()
         assert len(ids) == len(set(ids)), "an event came twice"
         assert before < during, "the agent was not syncing while the pages were read"
